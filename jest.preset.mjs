@@ -1,0 +1,36 @@
+// One jest setup for every package: ESM, sources compiled by swc, workspace packages
+// resolved to their TypeScript sources so tests never need a prior build.
+import path from 'node:path';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+
+/** Jest config for the package in `dir`; `kind` picks unit (`*.spec.ts`) or integration (`*.int-spec.ts`) tests. */
+export function jestConfig(dir, kind = process.env.REGATTA_TEST_KIND ?? 'unit') {
+  return {
+    rootDir: dir,
+    testEnvironment: 'node',
+    testRegex: kind === 'int' ? '\\.int-spec\\.ts$' : '\\.spec\\.ts$',
+    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    extensionsToTreatAsEsm: ['.ts'],
+    transform: {
+      '^.+\\.ts$': [
+        '@swc/jest',
+        {
+          jsc: {
+            target: 'es2023',
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+          },
+          module: { type: 'es6' },
+          sourceMaps: 'inline',
+        },
+      ],
+    },
+    moduleNameMapper: {
+      '^@regatta/([a-z-]+)$': path.join(root, 'packages/$1/src/index.ts'),
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+    testTimeout: kind === 'int' ? 60_000 : 10_000,
+    maxWorkers: kind === 'int' ? 1 : '50%',
+  };
+}

@@ -1,0 +1,64 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
+
+/** Latency buckets (seconds) that contain every SLO threshold (25, 50 and 80 ms) as exact boundaries. */
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1,
+  2.5, 5,
+];
+
+// prom-client names three gauges `*_total`, which Prometheus' conventions (and promtool) reserve for counters.
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+let registry: Registry | undefined;
+
+/** The one metrics registry of this process, with Node's default metrics. */
+export function getRegistry(): Registry {
+  if (!registry) {
+    registry = new Registry();
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+    for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  }
+  return registry;
+}
+
+/** Replaces the registry (tests only). */
+export function resetRegistry(): void {
+  registry?.clear();
+  registry = undefined;
+}
+
+// Several services share one process in embedded mode, so a metric family is created once and reused.
+function existing<T>(name: string): T | undefined {
+  return getRegistry().getSingleMetric(name) as T | undefined;
+}
+
+/** A counter registered once per process under `name`. */
+export function counter<L extends string>(config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> {
+  return existing<Counter<L>>(config.name) ?? new Counter({ ...config, registers: [getRegistry()] });
+}
+
+/** A gauge registered once per process under `name`. */
+export function gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
+  return existing<Gauge<L>>(config.name) ?? new Gauge({ ...config, registers: [getRegistry()] });
+}
+
+/** A histogram registered once per process under `name`; latency buckets unless given. */
+export function histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
+  return (
+    existing<Histogram<L>>(config.name) ??
+    new Histogram({ buckets: LATENCY_BUCKETS, ...config, registers: [getRegistry()] })
+  );
+}
