@@ -30,6 +30,7 @@ export function jestConfig(dir, kind = process.env.REGATTA_TEST_KIND ?? 'unit') 
       '^@regatta/([a-z-]+)$': path.join(root, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
+    setupFiles: [path.join(root, 'jest.setup.mjs')],
     testTimeout: kind === 'int' ? 60_000 : 10_000,
     maxWorkers: kind === 'int' ? 1 : '50%',
   };

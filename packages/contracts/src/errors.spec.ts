@@ -1,12 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import { HTTP_STATUS, ErrorCode, RegattaError } from './errors.js';
+import { HTTP_STATUS, ErrorCode, RegattaError, WireError } from './errors.js';
 
 describe(RegattaError.name, () => {
   describe('toWire/fromWire', () => {
     it('round-trips code, message, details and retry hint', () => {
       const err = new RegattaError('OVERLOADED', 'queue full', { queue: 'fraud' }, 2);
-      const back = RegattaError.fromWire(JSON.parse(JSON.stringify(err.toWire())));
-      expect(back).toMatchObject({ code: 'OVERLOADED', message: 'queue full', details: { queue: 'fraud' }, retryAfterS: 2 });
+      const back = RegattaError.fromWire(WireError.parse(JSON.parse(JSON.stringify(err.toWire()))));
+      expect(back).toMatchObject({
+        code: 'OVERLOADED',
+        message: 'queue full',
+        details: { queue: 'fraud' },
+        retryAfterS: 2,
+      });
       expect(back.httpStatus).toBe(503);
     });
   });

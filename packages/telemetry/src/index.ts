@@ -2,3 +2,4 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './profiling.js';
 export * from './tracing.js';
+export type { Counter, Gauge, Histogram, Registry } from 'prom-client';

@@ -6,7 +6,9 @@ export type { Logger } from 'pino';
 const root: { logger?: Logger } = {};
 
 /** Options for the process-wide logger; call before the first `createLogger` to take effect. */
-export function configureLogging(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function configureLogging(
+  options: { level?: string; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const config: LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },

@@ -11,8 +11,8 @@ import {
 
 /** Latency buckets (seconds) that contain every SLO threshold (25, 50 and 80 ms) as exact boundaries. */
 export const LATENCY_BUCKETS = [
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1,
-  2.5, 5,
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5,
+  1, 2.5, 5,
 ];
 
 // prom-client names three gauges `*_total`, which Prometheus' conventions (and promtool) reserve for counters.
@@ -56,7 +56,9 @@ export function gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'reg
 }
 
 /** A histogram registered once per process under `name`; latency buckets unless given. */
-export function histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
+export function histogram<L extends string>(
+  config: Omit<HistogramConfiguration<L>, 'registers'>,
+): Histogram<L> {
   return (
     existing<Histogram<L>>(config.name) ??
     new Histogram({ buckets: LATENCY_BUCKETS, ...config, registers: [getRegistry()] })

@@ -4,7 +4,10 @@ import { createLogger } from './logger.js';
  * Starts continuous profiling when a Pyroscope server address is configured; without one,
  * or when the profiler cannot load, the service runs unprofiled and says so once.
  */
-export async function startProfiling(serviceName: string, serverAddress: string | undefined): Promise<boolean> {
+export async function startProfiling(
+  serviceName: string,
+  serverAddress: string | undefined,
+): Promise<boolean> {
   const log = createLogger('telemetry');
   if (!serverAddress) {
     log.info('PYROSCOPE_SERVER_ADDRESS not set: continuous profiling off');

@@ -1,0 +1,3 @@
+export * from './common.js';
+export * from './config.js';
+export * from './types.js';

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+function urlWithScheme(schemes: string[], what: string) {
+  return z.string().refine(
+    (s) => {
+      try {
+        return schemes.includes(new URL(s).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${what} URL (${schemes.map((s) => `${s}://`).join(' or ')}...)` },
+  );
+}
+
+/** Reusable env value types. */
+export const env = {
+  natsUrl: () =>
+    z
+      .string()
+      .refine((s) => s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+(:\d+)?\/?$/.test(u.trim())), {
+        message: 'must be one or more comma-separated nats://host:port URLs',
+      }),
+  redisUrl: () => urlWithScheme(['redis', 'rediss'], 'Redis'),
+  postgresUrl: () => urlWithScheme(['postgres', 'postgresql'], 'Postgres'),
+  httpUrl: () => urlWithScheme(['http', 'https'], 'HTTP'),
+  port: (dflt: number) => z.coerce.number().int().min(0).max(65535).default(dflt),
+  int: (dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(dflt),
+  number: (dflt: number, min = 0) => z.coerce.number().min(min).default(dflt),
+  bool: (dflt: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(dflt ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  string: (dflt: string) => z.string().min(1).default(dflt),
+  optionalString: () => z.string().min(1).optional(),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  environment: () => z.enum(['development', 'test', 'staging', 'production']).default('development'),
+};

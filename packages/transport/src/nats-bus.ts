@@ -1,0 +1,212 @@
+import {
+  connect,
+  createInbox,
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { RegattaError, type DependencyCheck } from '@regatta/contracts';
+import { createLogger, type Logger } from '@regatta/telemetry';
+import { AsyncQueue } from './async-queue.js';
+import {
+  type Bus,
+  type BusSubscription,
+  type Headers,
+  type IncomingMessage,
+  type ReplyMessage,
+} from './bus.js';
+
+export interface NatsBusOptions {
+  /** One or more comma-separated `nats://host:port` URLs. */
+  url: string;
+  /** Connection name shown by the NATS server (`<service>-<pid>`). */
+  name: string;
+  /** Give up connecting at start after this long (the process then exits and is restarted). */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+function toNatsHeaders(h: Headers): MsgHdrs | undefined {
+  if (h.size === 0) return undefined;
+  const out = natsHeaders();
+  for (const [k, v] of h) out.set(k, v);
+  return out;
+}
+
+function fromNatsHeaders(h: MsgHdrs | undefined): Headers {
+  const out: Headers = new Map();
+  if (!h) return out;
+  for (const k of h.keys()) out.set(k.toLowerCase(), h.get(k));
+  return out;
+}
+
+// A NATS status message (e.g. 503 no responders) arrives as a header-only message with a code.
+function noResponders(h: MsgHdrs | undefined): boolean {
+  return h !== undefined && h.hasError && h.code === 503;
+}
+
+/** The distributed-mode bus: a NATS connection that reconnects forever and drains on close. */
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const;
+  private state: DependencyCheck = { status: 'ok' };
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects, retrying until `connectTimeoutMs` (default 30 s) so a fleet can start before NATS. */
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const log = options.logger ?? createLogger('transport');
+    const servers = options.url.split(',').map((s) => s.trim());
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const nc = await connect({
+          servers,
+          name: options.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          noAsyncTraces: true,
+          timeout: 2_000,
+        });
+        log.info({ servers: nc.getServer(), name: options.name }, 'connected to NATS');
+        return new NatsBus(nc, log);
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new RegattaError(
+            'UNAVAILABLE',
+            `cannot connect to NATS at ${options.url}: ${(err as Error).message}`,
+          );
+        }
+        if (attempt === 1)
+          log.warn({ url: options.url, err: (err as Error).message }, 'NATS not reachable yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
+      }
+    }
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.state = { status: 'down', detail: 'disconnected from NATS; reconnecting' };
+        this.log.warn('disconnected from NATS');
+      } else if (s.type === 'reconnect') {
+        this.state = { status: 'ok' };
+        this.log.info('reconnected to NATS');
+      }
+    }
+  }
+
+  subscribe(subject: string, queue: string, handler: (msg: IncomingMessage) => void): BusSubscription {
+    const sub: Subscription = this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.log.error({ subject, err: err.message }, 'subscription error');
+          return;
+        }
+        handler({
+          subject: msg.subject,
+          data: msg.data,
+          headers: fromNatsHeaders(msg.headers),
+          replyable: Boolean(msg.reply),
+          reply: (data, h) => {
+            if (msg.reply && !this.nc.isClosed())
+              this.nc.publish(msg.reply, data, { headers: toNatsHeaders(h) });
+          },
+        });
+      },
+    });
+    return { drain: () => sub.drain() };
+  }
+
+  async request(
+    subject: string,
+    data: Uint8Array,
+    headers: Headers,
+    timeoutMs: number,
+  ): Promise<ReplyMessage> {
+    try {
+      const msg = await this.nc.request(subject, data, {
+        timeout: Math.max(1, timeoutMs),
+        headers: toNatsHeaders(headers),
+      });
+      return { data: msg.data, headers: fromNatsHeaders(msg.headers) };
+    } catch (err) {
+      throw this.mapError(subject, timeoutMs, err);
+    }
+  }
+
+  requestStream(
+    subject: string,
+    data: Uint8Array,
+    headers: Headers,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): AsyncIterable<ReplyMessage> {
+    const inbox = createInbox();
+    let timer: NodeJS.Timeout | undefined;
+    let sub: Subscription | undefined;
+    const queue: AsyncQueue<ReplyMessage> = new AsyncQueue(() => {
+      clearTimeout(timer);
+      sub?.unsubscribe();
+    });
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        sub?.unsubscribe();
+        queue.fail(new RegattaError('DEADLINE_EXCEEDED', `stream on ${subject} idle for ${timeoutMs} ms`));
+      }, timeoutMs);
+    };
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      sub?.unsubscribe();
+      queue.end();
+    });
+    try {
+      sub = this.nc.subscribe(inbox, {
+        callback: (err, msg) => {
+          if (err) return queue.fail(this.mapError(subject, timeoutMs, err));
+          if (noResponders(msg.headers)) {
+            sub?.unsubscribe();
+            clearTimeout(timer);
+            return queue.fail(new RegattaError('UNAVAILABLE', `no service answers ${subject}`));
+          }
+          arm();
+          queue.push({ data: msg.data, headers: fromNatsHeaders(msg.headers) });
+        },
+      });
+      arm();
+      this.nc.publish(subject, data, { reply: inbox, headers: toNatsHeaders(headers) });
+    } catch (err) {
+      clearTimeout(timer);
+      queue.fail(this.mapError(subject, timeoutMs, err));
+    }
+    return queue;
+  }
+
+  private mapError(subject: string, timeoutMs: number, err: unknown): RegattaError {
+    const e = err as Error & { isNoResponders?: () => boolean; name: string };
+    if (typeof e.isNoResponders === 'function' && e.isNoResponders()) {
+      return new RegattaError('UNAVAILABLE', `no service answers ${subject}`);
+    }
+    if (e.name === 'TimeoutError' || /timeout/i.test(e.message)) {
+      return new RegattaError('DEADLINE_EXCEEDED', `no reply on ${subject} within ${timeoutMs} ms`);
+    }
+    return new RegattaError('UNAVAILABLE', `NATS request on ${subject} failed: ${e.message}`);
+  }
+
+  health(): DependencyCheck {
+    if (this.nc.isClosed()) return { status: 'down', detail: 'NATS connection closed' };
+    return this.state;
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed() || this.nc.isDraining()) return;
+    await this.nc.drain();
+  }
+}

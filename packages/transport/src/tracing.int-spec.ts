@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type INestMicroservice } from '@nestjs/common';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { startTracing, stopTracing, tracer } from '@regatta/telemetry';
+import { RpcClient } from './client.js';
+import { NatsBus } from './nats-bus.js';
+import { Echo, startTestService } from '../test/suite.js';
+
+describe('trace propagation over NATS', () => {
+  const exporter = new InMemorySpanExporter();
+  let callerBus: NatsBus;
+  let serviceBus: NatsBus;
+  let app: INestMicroservice;
+
+  beforeAll(async () => {
+    process.env.OTEL_METRICS_EXPORTER = 'none';
+    startTracing({ serviceName: 'trace-test', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+    // Two connections, as two processes would have: the context can only travel in headers.
+    callerBus = await NatsBus.connect({ url, name: 'trace-caller' });
+    serviceBus = await NatsBus.connect({ url, name: 'trace-service' });
+    ({ app } = await startTestService(serviceBus, 'trace-test'));
+  });
+  afterAll(async () => {
+    await app.close();
+    await Promise.all([callerBus.close(), serviceBus.close()]);
+    await stopTracing();
+  });
+
+  it('makes the caller span, the NATS send and the handler one trace', async () => {
+    const client = new RpcClient({ bus: callerBus });
+    const root = tracer().startSpan('POST /v1/decisions');
+    const { context, trace } = await import('@opentelemetry/api');
+    await context.with(trace.setSpan(context.active(), root), () => client.request(Echo, { text: 't' }));
+    root.end();
+    const spans = exporter.getFinishedSpans();
+    const send = spans.find((s) => s.name === 'test.echo.v1 send');
+    const processSpan = spans.find((s) => s.name === 'test.echo.v1 process');
+    expect(send).toBeDefined();
+    expect(processSpan).toBeDefined();
+    const traceId = root.spanContext().traceId;
+    expect(send!.spanContext().traceId).toBe(traceId);
+    expect(processSpan!.spanContext().traceId).toBe(traceId);
+    expect(processSpan!.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
+  });
+});

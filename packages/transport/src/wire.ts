@@ -1,0 +1,36 @@
+import { RegattaError, WireError } from '@regatta/contracts';
+import { type Headers } from './bus.js';
+
+/** Reply header: `ok` or `error` (then the body is a WireError). */
+export const STATUS_HEADER = 'regatta-status';
+/** Stream frame header: `chunk`, `end` or `error`. */
+export const FRAME_HEADER = 'regatta-frame';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value ?? null));
+}
+
+/** Parses a JSON body; an empty body is `{}`. Malformed JSON is the sender's error. */
+export function decodeJson(data: Uint8Array): unknown {
+  if (data.length === 0) return {};
+  try {
+    return JSON.parse(decoder.decode(data)) as unknown;
+  } catch {
+    throw new RegattaError('INVALID_ARGUMENT', 'message body is not valid JSON');
+  }
+}
+
+export function errorReply(err: RegattaError): { data: Uint8Array; headers: Headers } {
+  return { data: encodeJson(err.toWire()), headers: new Map([[STATUS_HEADER, 'error']]) };
+}
+
+/** Turns an error reply body back into the RegattaError it was. */
+export function decodeError(data: Uint8Array): RegattaError {
+  const parsed = WireError.safeParse(decodeJson(data));
+  return parsed.success
+    ? RegattaError.fromWire(parsed.data)
+    : new RegattaError('INTERNAL', 'malformed error reply from service');
+}
