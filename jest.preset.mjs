@@ -27,9 +27,11 @@ export function jestConfig(dir, kind = process.env.REGATTA_TEST_KIND ?? 'unit') 
       ],
     },
     moduleNameMapper: {
+      '^@regatta/(gateway|inference|features|llm-proxy|fleet)$': path.join(root, 'apps/$1/src/index.ts'),
       '^@regatta/([a-z-]+)$': path.join(root, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
+    reporters: ['default', path.join(root, 'tools/jest-tally-reporter.mjs')],
     setupFiles: [path.join(root, 'jest.setup.mjs')],
     testTimeout: kind === 'int' ? 60_000 : 10_000,
     maxWorkers: kind === 'int' ? 1 : '50%',

@@ -9,8 +9,11 @@ const root: { logger?: Logger } = {};
 export function configureLogging(
   options: { level?: string; destination?: NodeJS.WritableStream } = {},
 ): Logger {
+  const wanted = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  // A bad LOG_LEVEL is reported by config validation; logging must work long enough to say so.
+  const level = wanted in pino.levels.values || wanted === 'silent' ? wanted : 'info';
   const config: LoggerOptions = {
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level,
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

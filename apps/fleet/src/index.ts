@@ -1,0 +1,2 @@
+export * from './distributed.js';
+export * from './embedded.js';

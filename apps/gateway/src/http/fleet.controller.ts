@@ -1,0 +1,24 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { HEALTH, type HealthReply } from '@regatta/contracts';
+import { RpcClient } from '@regatta/transport';
+
+type ServiceView = HealthReply | { status: 'down'; detail: string };
+
+/** The fleet as the gateway sees it: each service's health as answered by one of its replicas. */
+@Controller('v1/fleet')
+export class FleetController {
+  constructor(@Inject(RpcClient) private readonly client: RpcClient) {}
+
+  @Get()
+  async fleet(): Promise<{ services: Record<string, ServiceView> }> {
+    const names = ['inference', 'features', 'llm-proxy'] as const;
+    const replies = await Promise.all(
+      names.map((name) =>
+        this.client
+          .request(HEALTH[name], {}, { timeoutMs: 1_000, retry: true })
+          .catch((err: Error): ServiceView => ({ status: 'down', detail: err.message })),
+      ),
+    );
+    return { services: Object.fromEntries(names.map((n, i) => [n, replies[i]!])) };
+  }
+}

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { loadConfigOrExit } from '@regatta/config';
+import { configureLogging, startProfiling, startTracing, stopTracing } from '@regatta/telemetry';
+import { failStartup, handleShutdown, startAdminServer } from '@regatta/runtime';
+import { NatsBus } from '@regatta/transport';
+import { inferenceEnv } from './config.js';
+import { INFERENCE_SERVICE, createInferenceService } from './service.js';
+
+const config = loadConfigOrExit(inferenceEnv);
+configureLogging({ level: config.LOG_LEVEL });
+startTracing({ serviceName: INFERENCE_SERVICE, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+await startProfiling(INFERENCE_SERVICE, config.PYROSCOPE_SERVER_ADDRESS);
+try {
+  const bus = await NatsBus.connect({ url: config.NATS_URL, name: `${INFERENCE_SERVICE}-${process.pid}` });
+  const service = await createInferenceService({ bus, config });
+  const admin = config.METRICS_PORT ? await startAdminServer(config.METRICS_PORT, service.health) : undefined;
+  handleShutdown(INFERENCE_SERVICE, [
+    stopTracing,
+    () => bus.close(),
+    async () => admin?.close(),
+    () => service.close(),
+  ]);
+} catch (err) {
+  failStartup(INFERENCE_SERVICE, err);
+}

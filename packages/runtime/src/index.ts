@@ -1,0 +1,5 @@
+export * from './health.js';
+export * from './metrics-server.js';
+export * from './process.js';
+export * from './service.js';
+export * from './health.controller.js';

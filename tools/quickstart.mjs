@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// The README's two commands: `npm start` (embedded fleet) and `npm test` (every check).
+// Each installs what it needs on a fresh machine that has only Node.js.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const pnpmVersion = pkg.packageManager.replace(/^pnpm@/, '');
+const say = (msg) => process.stdout.write(`\x1b[1m[regatta]\x1b[0m ${msg}\n`);
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) {
+    say(`Node.js >= 20.19 is required (this is ${process.version})`);
+    process.exit(1);
+  }
+}
+
+/** The pinned pnpm: the one on PATH when it is that version, else a local install of it. */
+function pnpmCommand() {
+  const onPath = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
+  if (onPath.status === 0 && onPath.stdout.trim() === pnpmVersion) return ['pnpm'];
+  const prefix = path.join(root, '.regatta/tools');
+  const bin = path.join(prefix, 'node_modules/pnpm/bin/pnpm.mjs');
+  if (!existsSync(bin)) {
+    say(`installing pnpm ${pnpmVersion} into .regatta/tools`);
+    mkdirSync(prefix, { recursive: true });
+    execFileSync('npm', ['install', '--no-save', '--prefix', prefix, `pnpm@${pnpmVersion}`], {
+      stdio: 'inherit',
+    });
+  }
+  return [process.execPath, bin];
+}
+
+function run(cmd, args, env = {}) {
+  const result = spawnSync(cmd[0], [...cmd.slice(1), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  return result.status ?? 1;
+}
+
+function installEnv() {
+  const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  // Machines without internet access to Node's header tarball build native addons against local headers.
+  if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node.h'))
+    env.npm_config_nodedir = '/usr';
+  return env;
+}
+
+function install(pnpm) {
+  const marker = path.join(root, 'node_modules/.modules.yaml');
+  const lock = path.join(root, 'pnpm-lock.yaml');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs && !process.env.CI) return;
+  say('installing dependencies (frozen lockfile)');
+  if (run(pnpm, ['install', '--frozen-lockfile'], installEnv()) !== 0) {
+    say('dependency install failed');
+    process.exit(1);
+  }
+}
+
+function reachable(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function checkServices() {
+  const needed = [
+    ['NATS', 4222, 'apt-get install -y nats-server && nats-server -a 127.0.0.1 -p 4222 -js &'],
+    ['Redis', 6379, 'apt-get install -y redis-server && redis-server --daemonize yes'],
+    ['PostgreSQL', 5432, 'apt-get install -y postgresql (trust auth for 127.0.0.1, database "test")'],
+  ];
+  const missing = [];
+  for (const [name, port, hint] of needed)
+    if (!(await reachable(port))) missing.push(`  ${name} on 127.0.0.1:${port} — ${hint}`);
+  if (missing.length > 0) {
+    say(
+      `the integration tests need real servers; not reachable:\n${missing.join('\n')}\n(.ci/run starts them on a CI machine)`,
+    );
+    process.exit(1);
+  }
+}
+
+async function main() {
+  checkNode();
+  const mode = process.argv[2];
+  const pnpm = pnpmCommand();
+  install(pnpm);
+  if (mode === 'start') {
+    if (
+      run(pnpm, [
+        'exec',
+        'turbo',
+        'run',
+        'build',
+        '--filter=@regatta/fleet...',
+        '--output-logs=errors-only',
+      ]) !== 0
+    )
+      process.exit(1);
+    const child = spawn(process.execPath, [path.join(root, 'apps/fleet/dist/embedded.js')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+    child.on('exit', (code) => process.exit(code ?? 0));
+    return;
+  }
+  if (mode === 'test') {
+    await checkServices();
+    const tally = path.join(root, '.regatta/test-tally.jsonl');
+    mkdirSync(path.dirname(tally), { recursive: true });
+    rmSync(tally, { force: true });
+    const env = { REGATTA_TEST_TALLY: tally };
+    const steps = [
+      ['format', ['exec', 'prettier', '--check', '.', '--log-level', 'warn']],
+      [
+        'lint, type-check, build',
+        ['exec', 'turbo', 'run', 'lint', 'check-types', 'build', '--output-logs=errors-only', '--continue'],
+      ],
+      ['generated monitoring files are current', ['--filter', '@regatta/slo', 'run', 'generate:check']],
+      // Tests always run (--force): a cached result would print no totals.
+      ['unit tests', ['exec', 'turbo', 'run', 'test', '--force', '--output-logs=errors-only', '--continue']],
+      [
+        'integration tests',
+        [
+          'exec',
+          'turbo',
+          'run',
+          'test:int',
+          '--force',
+          '--concurrency=1',
+          '--output-logs=new-only',
+          '--continue',
+        ],
+      ],
+    ];
+    let failedSteps = 0;
+    for (const [name, args] of steps) {
+      say(name);
+      if (run(pnpm, args, env) !== 0) {
+        failedSteps++;
+        say(`FAILED: ${name}`);
+      }
+    }
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    if (existsSync(tally)) {
+      for (const line of readFileSync(tally, 'utf8').trim().split('\n').filter(Boolean)) {
+        const t = JSON.parse(line);
+        for (const k of Object.keys(totals)) totals[k] += t[k];
+      }
+    }
+    say(failedSteps ? `${failedSteps} step(s) failed` : 'all steps passed');
+    // A failed step with no failed test (lint, build, stale files) still counts as a failure.
+    const failed = totals.failed || failedSteps;
+    process.stdout.write(
+      `${totals.passed} passed, ${failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}\n`,
+    );
+    process.exit(failedSteps ? 1 : 0);
+  }
+  say('usage: node tools/quickstart.mjs start|test');
+  process.exit(2);
+}
+
+await main();
