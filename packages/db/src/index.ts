@@ -1,0 +1,7 @@
+export * from './client.js';
+export * from './errors.js';
+export * from './migrations.js';
+export * from './pglite.js';
+export * from './postgres.js';
+export { quoteIdent, quoteTable } from './sql.js';
+export * from './write-behind.js';
