@@ -1,0 +1,266 @@
+import { RegattaError, type DependencyCheck } from '@regatta/contracts';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOnlineStoreConfig } from '../config.js';
+import { redisFeatureField, redisHashKey, redisTimestampField } from '../redis-layout.js';
+import { decodeTimestamp, encodeTimestamp } from '../time.js';
+import { decodeValueJson, type JsonFeatureValue } from '../value.js';
+import {
+  storeUnavailable,
+  type OnlineReadRequest,
+  type OnlineReadResult,
+  type OnlineStore,
+  type OnlineWriteBatch,
+  type OnlineWriteResult,
+} from './online-store.js';
+
+// Compare-and-set of one (entity, view): write the fields and `_ts:<view>` only when the new event time (whole
+// seconds, as Feast compares) is later than the stored one, so a late or replayed write never replaces newer
+// values. The stored `_ts` is a serialized google.protobuf.Timestamp; its seconds (field 1) are read here.
+// KEYS[1] hash; ARGV: ts field, new seconds, new ts bytes, key TTL seconds (0 = none), field/value pairs.
+const WRITE_IF_NEWER = `
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if prev then
+  local secs, i, n = 0, 1, #prev
+  while i <= n do
+    local tag = string.byte(prev, i)
+    i = i + 1
+    local v, mul, b = 0, 1, 128
+    while b >= 128 and i <= n do
+      b = string.byte(prev, i)
+      i = i + 1
+      v = v + (b % 128) * mul
+      mul = mul * 128
+    end
+    if tag == 8 then
+      if v >= 9223372036854775808 then v = v - 18446744073709551616 end
+      secs = v
+    end
+  end
+  if secs ~= 0 and tonumber(ARGV[2]) <= secs then return 0 end
+end
+local args = {ARGV[1], ARGV[3]}
+for i = 5, #ARGV do
+  args[#args + 1] = ARGV[i]
+  if #args >= 1000 then
+    redis.call('HSET', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return 1
+`;
+
+const WRITE_COMMAND = 'regattaFeastWriteIfNewer';
+
+interface WritePipeline {
+  [WRITE_COMMAND](key: Buffer, ...args: (string | Buffer | number)[]): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** Options of a RedisOnlineStore. */
+export interface RedisOnlineStoreOptions {
+  project: string;
+  /** A client to use (and not close); otherwise one is created from `connection`. */
+  client?: Redis;
+  connection?: Omit<RedisOnlineStoreConfig, 'type'>;
+  /** EXPIRE set on every hash written. */
+  keyTtlSeconds?: number;
+  /** Per-command timeout; default 2000 ms. */
+  commandTimeoutMs?: number;
+}
+
+interface FieldPlan {
+  view: string;
+  features: readonly string[];
+  fields: Buffer[];
+  tsField: Buffer;
+}
+
+/**
+ * Feast's Redis layout: one hash per (entity key, project); feature fields named by MurmurHash3 of
+ * `view:feature`, a `_ts:<view>` field per view. A read is one HMGET per entity hash (every requested view's
+ * fields and timestamps together), all in one pipeline.
+ */
+export class RedisOnlineStore implements OnlineStore {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis;
+  private readonly ownsClient: boolean;
+  private readonly project: string;
+  private readonly projectBytes: Buffer;
+  private readonly keyTtlSeconds: number;
+  private readonly plans = new WeakMap<readonly string[], FieldPlan>();
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.project = options.project;
+    this.projectBytes = Buffer.from(options.project, 'utf8');
+    this.keyTtlSeconds = options.keyTtlSeconds ?? options.connection?.keyTtlSeconds ?? 0;
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      const c = options.connection ?? { host: 'localhost', port: 6379, ssl: false, db: 0 };
+      const redisOptions: RedisOptions = {
+        host: c.host,
+        port: c.port,
+        db: c.db,
+        ...(c.username && { username: c.username }),
+        ...(c.password && { password: c.password }),
+        ...(c.ssl && { tls: {} }),
+        // Fail requests quickly while Redis is away instead of queueing them for a long time.
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        commandTimeout: options.commandTimeoutMs ?? 2000,
+        lazyConnect: true,
+      };
+      this.client = new Redis(redisOptions);
+      // Connection errors surface through commands (as UNAVAILABLE); without a listener they would be printed.
+      this.client.on('error', () => undefined);
+      this.ownsClient = true;
+    }
+    this.client.defineCommand(WRITE_COMMAND, { numberOfKeys: 1, lua: WRITE_IF_NEWER });
+  }
+
+  private plan(view: string, features: readonly string[]): FieldPlan {
+    const cached = this.plans.get(features);
+    if (cached && cached.view === view) return cached;
+    const plan = {
+      view,
+      features,
+      fields: features.map((f) => redisFeatureField(view, f)),
+      tsField: redisTimestampField(view),
+    };
+    this.plans.set(features, plan);
+    return plan;
+  }
+
+  async read(requests: readonly OnlineReadRequest[]): Promise<OnlineReadResult[]> {
+    // Requests for the same entity (several views, or repeated rows) share one HMGET of the entity's hash.
+    const groups = new Map<
+      string,
+      { key: Uint8Array; members: { index: number; plan: FieldPlan; offset: number }[]; fields: Buffer[] }
+    >();
+    const order: {
+      key: Uint8Array;
+      members: { index: number; plan: FieldPlan; offset: number }[];
+      fields: Buffer[];
+    }[] = [];
+    requests.forEach((request, index) => {
+      const id = Buffer.from(
+        request.entityKey.buffer,
+        request.entityKey.byteOffset,
+        request.entityKey.byteLength,
+      ).toString('latin1');
+      let group = groups.get(id);
+      if (!group) {
+        group = { key: request.entityKey, members: [], fields: [] };
+        groups.set(id, group);
+        order.push(group);
+      }
+      const plan = this.plan(request.view, request.features);
+      const existing = group.members.find((m) => m.plan === plan);
+      const offset = existing ? existing.offset : group.fields.length;
+      if (!existing) group.fields.push(...plan.fields, plan.tsField);
+      group.members.push({ index, plan, offset });
+    });
+
+    const pipeline = this.client.pipeline();
+    for (const group of order)
+      pipeline.hmgetBuffer(Buffer.concat([group.key, this.projectBytes]), ...group.fields);
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (err) {
+      throw storeUnavailable('redis', err);
+    }
+    if (!replies) throw storeUnavailable('redis', new Error('pipeline was discarded'));
+
+    const results = new Array<OnlineReadResult>(requests.length);
+    order.forEach((group, g) => {
+      const [err, reply] = replies[g]!;
+      if (err) throw replyError(err);
+      const buffers = reply as (Buffer | null)[];
+      for (const { index, plan, offset } of group.members) {
+        const n = plan.fields.length;
+        const tsBytes = buffers[offset + n];
+        const eventTimeMs = tsBytes ? decodeTimestamp(tsBytes) : undefined;
+        const values = new Array<JsonFeatureValue | undefined>(n);
+        const eventTimesMs = new Array<number | undefined>(n);
+        for (let i = 0; i < n; i++) {
+          const raw = buffers[offset + i];
+          if (raw === null || raw === undefined) {
+            values[i] = undefined;
+            eventTimesMs[i] = undefined;
+          } else {
+            values[i] = decodeValueJson(raw);
+            eventTimesMs[i] = eventTimeMs;
+          }
+        }
+        results[index] = { values, eventTimesMs };
+      }
+    });
+    return results;
+  }
+
+  async write(batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
+    if (batch.rows.length === 0) return { written: 0, skipped: 0 };
+    const plan = this.plan(batch.view, batch.features);
+    const pipeline = this.client.pipeline() as unknown as WritePipeline;
+    for (const row of batch.rows) {
+      const seconds = Math.floor(row.eventTimeMs / 1000);
+      const args: (string | Buffer | number)[] = [
+        plan.tsField,
+        seconds,
+        Buffer.from(encodeTimestamp(seconds * 1000)),
+        this.keyTtlSeconds,
+      ];
+      for (let i = 0; i < plan.fields.length; i++) {
+        const value = row.values[i];
+        if (value === undefined) continue;
+        args.push(plan.fields[i]!, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+      pipeline[WRITE_COMMAND](redisHashKey(row.entityKey, this.project), ...args);
+    }
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (err) {
+      throw storeUnavailable('redis', err);
+    }
+    if (!replies) throw storeUnavailable('redis', new Error('pipeline was discarded'));
+    const result = { written: 0, skipped: 0 };
+    for (const [err, reply] of replies) {
+      if (err) throw replyError(err);
+      if (reply === 1) result.written++;
+      else result.skipped++;
+    }
+    return result;
+  }
+
+  async health(): Promise<DependencyCheck> {
+    try {
+      await this.client.ping();
+      return { status: 'ok' };
+    } catch (err) {
+      return { status: 'down', detail: storeUnavailable('redis', err).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsClient) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}
+
+// Redis answered but refused the command (wrong key type, script error): a server-side problem, not an outage,
+// except for errors raised because the connection is gone.
+function replyError(err: Error): RegattaError {
+  if (err.name === 'ReplyError')
+    return new RegattaError('INTERNAL', `redis refused the command: ${err.message}`);
+  return storeUnavailable('redis', err);
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  decodeDuration,
+  decodeTimestamp,
+  encodeDuration,
+  encodeTimestamp,
+  formatRfc3339,
+  parseDateTime,
+  toEpochMs,
+} from './time.js';
+
+describe('encodeTimestamp', () => {
+  it('matches Feast for 1640991600 s', () => {
+    expect(Buffer.from(encodeTimestamp(1640991600_000)).toString('hex')).toBe('08f096be8e06');
+  });
+
+  it('round-trips milliseconds through nanos', () => {
+    expect(decodeTimestamp(encodeTimestamp(1640991600_123))).toBe(1640991600_123);
+    expect(decodeTimestamp(encodeTimestamp(0))).toBe(0);
+  });
+});
+
+describe('encodeDuration', () => {
+  it('writes whole seconds and reads them back', () => {
+    expect(Buffer.from(encodeDuration(172800)).toString('hex')).toBe('0880c60a');
+    expect(decodeDuration(encodeDuration(172800))).toBe(172800);
+    expect(encodeDuration(0)).toHaveLength(0);
+  });
+});
+
+describe('formatRfc3339', () => {
+  it('prints whole seconds without a fraction and Z for UTC', () => {
+    expect(formatRfc3339(1640991600_000)).toBe('2021-12-31T23:00:00Z');
+    expect(formatRfc3339(0)).toBe('1970-01-01T00:00:00Z');
+    expect(formatRfc3339(1640991600_250)).toBe('2021-12-31T23:00:00.250Z');
+  });
+});
+
+describe('parseDateTime', () => {
+  it('reads RFC 3339, Python isoformat with a space, zones and long fractions', () => {
+    expect(parseDateTime('2021-12-31T23:00:00Z')).toBe(1640991600_000);
+    expect(parseDateTime('2021-12-31 23:00:00')).toBe(1640991600_000);
+    expect(parseDateTime('2021-12-31 23:00:00.123456+00:00')).toBe(1640991600_123);
+    expect(parseDateTime('2022-01-01T01:00:00+02:00')).toBe(1640991600_000);
+    expect(parseDateTime('2021-12-31')).toBe(Date.UTC(2021, 11, 31));
+    expect(parseDateTime('yesterday')).toBeUndefined();
+  });
+});
+
+describe('toEpochMs', () => {
+  it('reads epoch numbers by magnitude', () => {
+    expect(toEpochMs(1640991600, 't')).toBe(1640991600_000);
+    expect(toEpochMs(1640991600_000, 't')).toBe(1640991600_000);
+    expect(toEpochMs(1640991600_000_000, 't')).toBe(1640991600_000);
+    expect(toEpochMs(1640991600_000_000_000, 't')).toBe(1640991600_000);
+    expect(toEpochMs('1640991600', 't')).toBe(1640991600_000);
+  });
+
+  it('names the column for text that is no timestamp', () => {
+    expect(() => toEpochMs('soon', 'event_timestamp')).toThrow(
+      'event_timestamp: expected a timestamp, got "soon"',
+    );
+  });
+});
