@@ -1,2 +1,3 @@
 export * from './distributed.js';
 export * from './embedded.js';
+export * from './config-table.js';

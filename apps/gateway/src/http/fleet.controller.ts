@@ -1,5 +1,5 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { HEALTH, type HealthReply } from '@regatta/contracts';
+import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { HEALTH, type HealthReply, RegattaError } from '@regatta/contracts';
 import { RpcClient } from '@regatta/transport';
 
 type ServiceView = HealthReply | { status: 'down'; detail: string };
@@ -20,5 +20,14 @@ export class FleetController {
       ),
     );
     return { services: Object.fromEntries(names.map((n, i) => [n, replies[i]!])) };
+  }
+
+  /** One service's health, answered by whichever replica the queue group picks (one NATS round trip). */
+  @Get(':service')
+  async service(@Param('service') name: string): Promise<HealthReply> {
+    if (name !== 'inference' && name !== 'features' && name !== 'llm-proxy') {
+      throw new RegattaError('NOT_FOUND', `no service named "${name}" (inference, features, llm-proxy)`);
+    }
+    return this.client.request(HEALTH[name], {}, { timeoutMs: 1_000, retry: true });
   }
 }
