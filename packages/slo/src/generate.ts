@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const changed = await writeMonitoringFiles(root);
-  for (const file of changed) console.log(`wrote ${MONITORING_DIR}/${file}`);
+  for (const file of changed) console.log(`updated ${MONITORING_DIR}/${file}`);
   console.log(
     `${MONITORING_DIR}: ${changed.length === 0 ? 'already up to date' : `${changed.length} file(s) updated`}`,
   );

@@ -50,3 +50,13 @@ describe(dashboards.name, () => {
     }
   });
 });
+
+describe('dashboard panel ids', () => {
+  it('are unique within each dashboard', () => {
+    for (const board of Object.values(dashboards())) {
+      const ids = (board.panels ?? []).map((p) => p.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.every((id) => typeof id === 'number' && id > 0)).toBe(true);
+    }
+  });
+});

@@ -687,7 +687,7 @@ function natsDashboard(): Dashboard {
 
 /** Every dashboard, keyed by its file name under `grafana/dashboards/`. */
 export function dashboards(slos: readonly SloDefinition[] = SLOS): Record<string, Dashboard> {
-  return {
+  const boards: Record<string, Dashboard> = {
     'regatta-red.json': redDashboard(),
     'regatta-slo.json': sloDashboard(slos),
     'regatta-inference.json': inferenceDashboard(),
@@ -695,6 +695,9 @@ export function dashboards(slos: readonly SloDefinition[] = SLOS): Record<string
     'regatta-llm.json': llmDashboard(),
     'regatta-nats.json': natsDashboard(),
   };
+  // The builders leave rows at id 0 and panels without one; Grafana's editor needs ids unique per dashboard.
+  for (const board of Object.values(boards)) board.panels?.forEach((panel, i) => (panel.id = i + 1));
+  return boards;
 }
 
 /** Every PromQL expression in a dashboard (for the parse check). */
