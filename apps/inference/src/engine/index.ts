@@ -1,0 +1,11 @@
+export * from './cost-model.js';
+export * from './inference-engine.js';
+export * from './inference-metrics.js';
+export * from './micro-batcher.js';
+export * from './model-metadata.js';
+export * from './model-repository.js';
+export * from './onnx-signature.js';
+export * from './options.js';
+export * from './rows.js';
+export * from './worker-pool.js';
+export type * from './worker-protocol.js';
