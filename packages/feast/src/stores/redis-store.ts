@@ -69,6 +69,8 @@ export interface RedisOnlineStoreOptions {
   keyTtlSeconds?: number;
   /** Per-command timeout; default 2000 ms. */
   commandTimeoutMs?: number;
+  /** Connection attempt timeout; default 2000 ms. */
+  connectTimeoutMs?: number;
 }
 
 interface FieldPlan {
@@ -110,9 +112,11 @@ export class RedisOnlineStore implements OnlineStore {
         ...(c.ssl && { tls: {} }),
         // Fail requests quickly while Redis is away instead of queueing them for a long time.
         maxRetriesPerRequest: 1,
-        connectTimeout: 2000,
+        connectTimeout: options.connectTimeoutMs ?? 2000,
         commandTimeout: options.commandTimeoutMs ?? 2000,
         lazyConnect: true,
+        // How long a closing connection may linger before its socket is destroyed.
+        disconnectTimeout: 500,
       };
       this.client = new Redis(redisOptions);
       // Connection errors surface through commands (as UNAVAILABLE); without a listener they would be printed.
@@ -249,6 +253,11 @@ export class RedisOnlineStore implements OnlineStore {
 
   async close(): Promise<void> {
     if (!this.ownsClient) return;
+    // QUIT needs a live connection; a client still (re)connecting is just stopped.
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {
