@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RegattaError } from '@regatta/contracts';
 import { configureLogging } from '@regatta/telemetry';
-import { encodeRegistry } from './registry/codec.js';
+import { loadRepoConfig } from './config.js';
+import { decodeRegistry, encodeRegistry } from './registry/codec.js';
 import { loadDefinitionFile } from './registry/definition.js';
 import { FeatureRepo } from './repo.js';
 import { toEpochMs } from './time.js';
@@ -96,12 +97,15 @@ async function registry(args: string[], io: CliIo): Promise<void> {
   if (command === 'show') {
     const [repoPath, ...extra] = rest;
     if (!repoPath || extra.length > 0) throw new UsageError('registry show takes <repo>');
-    const repo = await FeatureRepo.open(repoPath, { registryPollIntervalMs: 60_000 });
+    // Reads the registry only: opening the repository would also open (and create) its online store.
+    const config = await loadRepoConfig(repoPath);
+    let bytes: Uint8Array;
     try {
-      io.out(JSON.stringify(repo.registry.current().content, null, 2));
-    } finally {
-      await repo.close();
+      bytes = await readFile(config.registry.path);
+    } catch {
+      throw new RegattaError('INVALID_ARGUMENT', `cannot read registry ${config.registry.path}`);
     }
+    io.out(JSON.stringify(decodeRegistry(bytes, config.project), null, 2));
     return;
   }
   throw new UsageError(`unknown registry command ${command ?? '(none)'}`);

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { RegattaError } from '@regatta/contracts';
+import { GetFeaturesReply, GetFeaturesRequest, RegattaError } from '@regatta/contracts';
 import { serializeEntityKey } from './entity-key.js';
-import { GetOnlineFeaturesRequest, OnlineFeatureReader } from './reader.js';
+import { OnlineFeatureReader } from './reader.js';
 import { MemoryOnlineStore } from './stores/memory-store.js';
 import { fixedRegistry, fraudRegistry } from './testing/fixtures.js';
 import { encodeValue, type FeastValue } from './value.js';
@@ -60,11 +60,13 @@ beforeEach(async () => {
 describe(OnlineFeatureReader.name, () => {
   describe('getOnlineFeatures', () => {
     it('answers in Feast column-major shape: join keys first, then features, NOT_FOUND for unknown entities', async () => {
-      const response = await reader.getOnlineFeatures({
+      const request = GetFeaturesRequest.parse({
         features: ['customer_stats:txn_count_1h'],
         entities: { customer_id: ['c1', 'c2'] },
         full_feature_names: false,
       });
+      const response = await reader.getOnlineFeatures(request);
+      expect(GetFeaturesReply.safeParse(response).success).toBe(true);
       expect(response).toEqual({
         metadata: { feature_names: ['customer_id', 'txn_count_1h'] },
         results: [
@@ -322,27 +324,5 @@ describe(OnlineFeatureReader.name, () => {
         { values: [], statuses: [], event_timestamps: [] },
       ]);
     });
-  });
-});
-
-describe('GetOnlineFeaturesRequest', () => {
-  it('accepts Feast request bodies and requires exactly one of features and feature_service', () => {
-    expect(
-      GetOnlineFeaturesRequest.parse({
-        features: ['customer_stats:txn_count_1h'],
-        entities: { customer_id: ['c1'] },
-      }),
-    ).toEqual({
-      features: ['customer_stats:txn_count_1h'],
-      entities: { customer_id: ['c1'] },
-      full_feature_names: false,
-    });
-    expect(GetOnlineFeaturesRequest.safeParse({ entities: {} }).success).toBe(false);
-    expect(
-      GetOnlineFeaturesRequest.safeParse({ features: [], feature_service: 's', entities: {} }).success,
-    ).toBe(false);
-    expect(GetOnlineFeaturesRequest.safeParse({ features: ['a:b'], entities: { id: 'c1' } }).success).toBe(
-      false,
-    );
   });
 });

@@ -1,6 +1,5 @@
-import { RegattaError } from '@regatta/contracts';
+import { RegattaError, type FieldStatus, type GetFeaturesRequest } from '@regatta/contracts';
 import { histogram } from '@regatta/telemetry';
-import { z } from 'zod';
 import {
   serializeEntityKey,
   toEntityKeyValue,
@@ -12,24 +11,8 @@ import type { OnlineReadRequest, OnlineStore } from './stores/online-store.js';
 import { EPOCH_RFC3339, formatRfc3339 } from './time.js';
 import { valueToJson, type JsonFeatureValue } from './value.js';
 
-/** Feast's FieldStatus names (enum 0..4). */
-export const FIELD_STATUSES = ['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] as const;
-/** One value's status in a get-online-features response. */
-export type FieldStatus = (typeof FIELD_STATUSES)[number];
-
-/** Body of Feast's `POST /get-online-features`: feature refs (`view:feature`) or a feature service, column-major entities. */
-export const GetOnlineFeaturesRequest = z
-  .object({
-    features: z.array(z.string()).optional(),
-    feature_service: z.string().min(1).optional(),
-    entities: z.record(z.string(), z.array(z.unknown())),
-    full_feature_names: z.boolean().default(false),
-  })
-  .refine((r) => (r.features === undefined) !== (r.feature_service === undefined), {
-    message: 'give exactly one of features or feature_service',
-  });
-/** A get-online-features request as sent (before defaults). */
-export type GetOnlineFeaturesRequest = z.input<typeof GetOnlineFeaturesRequest>;
+/** A get-online-features request (validate bodies with `GetFeaturesRequest` from @regatta/contracts). */
+export type GetOnlineFeaturesRequest = GetFeaturesRequest;
 
 /** One column of the response: a value, status and event time per entity row. */
 export interface FeatureColumn {
@@ -38,7 +21,7 @@ export interface FeatureColumn {
   event_timestamps: string[];
 }
 
-/** Feast's column-major get-online-features response: `results[i]` belongs to `metadata.feature_names[i]`. */
+/** Feast's column-major get-online-features response (a `GetFeaturesReply` of @regatta/contracts). */
 export interface GetOnlineFeaturesResponse {
   metadata: { feature_names: string[] };
   results: FeatureColumn[];

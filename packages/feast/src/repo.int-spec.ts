@@ -138,6 +138,22 @@ describe('regatta-feast registry build', () => {
     ]);
   });
 
+  it('shows a repository registry without opening its online store', async () => {
+    const fresh = await mkdtemp(path.join(tmpdir(), 'regatta-show-'));
+    try {
+      await cp(DEMO_REPO, fresh, { recursive: true, filter: (src) => !src.includes('online_store.db') });
+      const io = captureIo();
+      expect(await runCli(['registry', 'show', fresh], io)).toBe(0);
+      expect(JSON.parse(io.lines[0]!)).toMatchObject({
+        project: 'regatta_demo',
+        featureServices: [{ name: 'fraud_features' }],
+      });
+      await expect(readFile(path.join(fresh, 'data/online_store.db'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('prints usage for unknown commands', async () => {
     const io = captureIo();
     expect(await runCli(['frobnicate'], io)).toBe(2);
