@@ -2,10 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { configureLogging } from '@regatta/telemetry';
 import { runCli, type CliIo } from './cli.js';
 import { decodeRegistry } from './registry/codec.js';
 import { loadDefinitionFile } from './registry/definition.js';
 import { FeatureRepo } from './repo.js';
+
+// Load failures are logged as warnings by design; the tests assert them through health() instead.
+configureLogging({ level: 'silent' });
 
 const DEMO_REPO = path.resolve(import.meta.dirname, '../../../apps/features/feature_repo');
 const CUSTOMER_FEATURES = [

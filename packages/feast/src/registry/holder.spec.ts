@@ -3,10 +3,14 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RegattaError } from '@regatta/contracts';
+import { configureLogging } from '@regatta/telemetry';
 import { ValueType } from '../value-type.js';
 import { encodeRegistry } from './codec.js';
 import { RegistryHolder, type RegistryFileSource } from './holder.js';
 import type { RegistryContent } from './model.js';
+
+// Load failures are logged as warnings by design; the tests assert them through health() instead.
+configureLogging({ level: 'silent' });
 
 const registryWith = (...views: string[]): Uint8Array =>
   encodeRegistry({
