@@ -1,0 +1,272 @@
+import { appendFile, mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { RegattaError } from '@regatta/contracts';
+import {
+  type Migration,
+  type SqlClient,
+  WriteBehindWriter,
+  type WriterHealth,
+  quoteIdent,
+  runMigrations,
+} from '@regatta/db';
+import { createLogger, type Logger } from '@regatta/telemetry';
+
+/** One ledger row: one per request id, whatever happened to the request. */
+export interface UsageRow {
+  request_id: string;
+  tenant: string;
+  user_id: string | null;
+  /** The routed model (after aliases). */
+  model: string;
+  /** Provider that answered; null for cache hits and refused requests. */
+  provider: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+  /** HIT, MISS, COALESCED or BYPASS. */
+  cache_status: string;
+  /** What a provider would have charged for an answer served from the cache or a coalesced call. */
+  cost_avoided_usd: number;
+  latency_ms: number;
+  usage_estimated: boolean;
+  stream: boolean;
+  /** `ok`, `cancelled`, or the error code. */
+  outcome: string;
+  price_version: string;
+  created_at: string;
+}
+
+const COLUMNS = [
+  'request_id',
+  'tenant',
+  'user_id',
+  'model',
+  'provider',
+  'prompt_tokens',
+  'completion_tokens',
+  'cached_tokens',
+  'cost_usd',
+  'cache_status',
+  'cost_avoided_usd',
+  'latency_ms',
+  'usage_estimated',
+  'stream',
+  'outcome',
+  'price_version',
+  'created_at',
+] as const satisfies readonly (keyof UsageRow)[];
+
+/** The ledger schema, as versioned migrations applied at boot (tracked in `<table>_migrations`). */
+export function ledgerMigrations(table: string): Migration[] {
+  const t = quoteIdent(table, 'table');
+  return [
+    {
+      id: '001_create_usage',
+      sql: `CREATE TABLE IF NOT EXISTS ${t} (
+  request_id text PRIMARY KEY,
+  tenant text NOT NULL,
+  user_id text,
+  model text NOT NULL,
+  provider text,
+  prompt_tokens integer NOT NULL,
+  completion_tokens integer NOT NULL,
+  cached_tokens integer NOT NULL,
+  cost_usd numeric(20, 10) NOT NULL,
+  cache_status text NOT NULL,
+  cost_avoided_usd numeric(20, 10) NOT NULL,
+  latency_ms double precision NOT NULL,
+  usage_estimated boolean NOT NULL,
+  stream boolean NOT NULL,
+  outcome text NOT NULL,
+  price_version text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_tenant_time`, 'index')} ON ${t} (tenant, created_at);`,
+    },
+  ];
+}
+
+/** Options of {@link UsageLedger.open}. */
+export interface LedgerOptions {
+  client: SqlClient;
+  table: string;
+  /** Rows not written at shutdown (or refused by a full buffer) wait here as JSON lines until the next start. */
+  spoolDir: string;
+  /** How long close() keeps writing before it spools the rest (default 5000 ms). */
+  closeTimeoutMs?: number;
+  flushIntervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The usage ledger: rows go to Postgres through the write-behind writer (batched, idempotent on the
+ * request id, held and retried while Postgres is down), so recording never slows a request. Rows the
+ * writer could not confirm by shutdown, or could not accept because its buffer was full, are appended
+ * to a spool file and written on the next start; rows are keyed by request id, so a row written twice
+ * is stored once.
+ */
+export class UsageLedger {
+  private readonly pending = new Map<string, UsageRow>();
+  private readonly writer: WriteBehindWriter<UsageRow>;
+  private readonly log: Logger;
+  private spoolWrites: Promise<void> = Promise.resolve();
+  private replayedFiles: string[] = [];
+  private replaying: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly options: LedgerOptions) {
+    this.log = options.logger ?? createLogger('llm-proxy');
+    this.writer = new WriteBehindWriter<UsageRow>({
+      client: options.client,
+      table: options.table,
+      columns: COLUMNS,
+      conflictKey: ['request_id'],
+      maxBuffer: 50_000,
+      flushIntervalMs: options.flushIntervalMs ?? 200,
+      closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+      logger: this.log,
+    });
+  }
+
+  /**
+   * Starts the writer at once and applies the schema in the background, retrying while the database is
+   * unreachable (rows wait in the writer meanwhile); spooled rows are replayed once the schema is there.
+   */
+  static start(options: LedgerOptions): UsageLedger {
+    const ledger = new UsageLedger(options);
+    ledger.replaying = ledger.prepare();
+    return ledger;
+  }
+
+  /** Resolves once the schema is applied and spooled rows are handed to the writer. */
+  get ready(): Promise<void> {
+    return this.replaying;
+  }
+
+  private async prepare(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        await runMigrations(this.options.client, ledgerMigrations(this.options.table), {
+          table: `${this.options.table}_migrations`,
+          logger: this.log,
+        });
+        break;
+      } catch (err) {
+        if (attempt === 1)
+          this.log.warn({ err: (err as Error).message }, 'usage ledger schema not applied yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * attempt)).unref());
+      }
+    }
+    await mkdir(this.options.spoolDir, { recursive: true });
+    if (!this.closed) await this.replaySpool();
+  }
+
+  /** Accepts a row; never throws (a full buffer sends the row to the spool file instead). */
+  record(row: UsageRow): void {
+    if (this.closed) {
+      this.spool([row]);
+      return;
+    }
+    this.pending.set(row.request_id, row);
+    let done: Promise<void>;
+    try {
+      done = this.writer.addAndWait(row);
+    } catch (err) {
+      this.pending.delete(row.request_id);
+      this.log.warn(
+        { err: (err as Error).message },
+        'usage ledger buffer refused a row; spooling it to disk',
+      );
+      this.spool([row]);
+      return;
+    }
+    done.then(
+      () => this.pending.delete(row.request_id),
+      (err: RegattaError) => {
+        // Rows the database refused as invalid are logged by the writer and cannot succeed later.
+        if (err.code !== 'UNAVAILABLE') this.pending.delete(row.request_id);
+      },
+    );
+  }
+
+  /** Waits until every accepted row is written (tests, and the replay of spooled rows). */
+  async flush(timeoutMs?: number): Promise<void> {
+    await this.replaying;
+    await this.writer.flush(timeoutMs);
+  }
+
+  health(): WriterHealth {
+    return this.writer.health();
+  }
+
+  /** Rows accepted and not yet confirmed written. */
+  get unconfirmed(): number {
+    return this.pending.size;
+  }
+
+  /** Writes what it can within the close timeout, spools the rest, and stops. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const report = await this.writer.close();
+    const left = [...this.pending.values()];
+    this.pending.clear();
+    if (left.length > 0) {
+      this.spool(left);
+      this.log.warn(
+        { rows: left.length, unwritten: report.unwritten },
+        'usage rows spooled to disk for the next start',
+      );
+    }
+    await this.spoolWrites;
+    // Every row of a replayed file is now either in the database or in the new spool file.
+    await Promise.all(this.replayedFiles.map((file) => unlink(file).catch(() => undefined)));
+  }
+
+  private spool(rows: UsageRow[]): void {
+    const file = path.join(this.options.spoolDir, `ledger-${process.pid}-${Date.now()}.jsonl`);
+    const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    this.spoolWrites = this.spoolWrites
+      .then(() => mkdir(this.options.spoolDir, { recursive: true }))
+      .then(() => appendFile(file, text))
+      .catch((err: Error) =>
+        this.log.error({ err: err.message, rows: rows.length }, 'cannot spool usage rows'),
+      );
+  }
+
+  private async replaySpool(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.options.spoolDir)).filter((n) => n.endsWith('.jsonl')).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = path.join(this.options.spoolDir, name);
+      let rows: UsageRow[];
+      try {
+        rows = (await readFile(file, 'utf8'))
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => JSON.parse(line) as UsageRow);
+      } catch (err) {
+        this.log.error({ file, err: (err as Error).message }, 'unreadable ledger spool file left in place');
+        continue;
+      }
+      this.replayedFiles.push(file);
+      const results = rows.map((row) => {
+        this.pending.set(row.request_id, row);
+        return this.writer.addAndWait(row).then(() => this.pending.delete(row.request_id));
+      });
+      this.log.info({ file, rows: rows.length }, 'replaying spooled usage rows');
+      void Promise.all(results).then(
+        () => {
+          this.replayedFiles = this.replayedFiles.filter((f) => f !== file);
+          return unlink(file).catch(() => undefined);
+        },
+        () => undefined,
+      );
+    }
+  }
+}
