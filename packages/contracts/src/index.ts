@@ -4,5 +4,6 @@ export * from './headers.js';
 export * from './health.js';
 export * from './json-schema.js';
 export * from './validation.js';
+export * from './llm.js';
 export * from './inference.js';
 export * from './features.js';
