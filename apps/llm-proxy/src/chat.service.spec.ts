@@ -209,9 +209,8 @@ describe('llm.chat.v1', () => {
       await start({ LLM_TENANT_BUDGET_USD: String(worst * 10.5) });
       fake.latencyMs = 50;
       const results = await Promise.allSettled(bodies.map((body) => t.client.request(LLM.chat, { body })));
-      const refused = results
-        .filter((r) => r.status === 'rejected')
-        .map((r) => (r as PromiseRejectedResult).reason as RegattaError);
+      const refused: RegattaError[] = [];
+      for (const r of results) if (r.status === 'rejected') refused.push(r.reason as RegattaError);
       expect(fake.calls).toBeLessThanOrEqual(10);
       expect(results.length - refused.length).toBe(fake.calls);
       expect(refused.every((e) => e.code === 'RESOURCE_EXHAUSTED' && e.details?.budget === 'tenant')).toBe(

@@ -53,7 +53,8 @@ export class ChatController {
       try {
         for await (const frame of frames)
           if ((frame as LlmChatFrame).type === 'chunk') yield (frame as { chunk: unknown }).chunk;
-        finished = true;
+        // A client that went away ends the frames early without an error: that is not a finished answer.
+        finished = !caller.signal.aborted;
       } finally {
         // The client went away: the proxy stops the upstream call unless others wait for the same answer.
         if (!finished)

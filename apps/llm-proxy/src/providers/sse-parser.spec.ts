@@ -3,7 +3,10 @@ import { sseData } from './sse-parser.js';
 
 async function collect(pieces: string[]): Promise<string[]> {
   async function* source() {
-    for (const p of pieces) yield new TextEncoder().encode(p);
+    for (const p of pieces) {
+      await Promise.resolve();
+      yield new TextEncoder().encode(p);
+    }
   }
   const out: string[] = [];
   for await (const data of sseData(source())) out.push(data);

@@ -30,9 +30,10 @@ export class FakeOpenAi {
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<FakeOpenAi> {
-    let fake!: FakeOpenAi;
-    const server = createServer((req, res) => void fake.handle(req, res));
-    fake = new FakeOpenAi(server);
+    const holder: { fake?: FakeOpenAi } = {};
+    const server = createServer((req, res) => void holder.fake!.handle(req, res));
+    const fake = new FakeOpenAi(server);
+    holder.fake = fake;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return fake;
   }
