@@ -4,6 +4,7 @@ import { HealthRegistry, createHealthController } from '@regatta/runtime';
 import { RpcClient } from '@regatta/transport';
 import { FleetController } from './http/fleet.controller.js';
 import { SystemController } from './http/system.controller.js';
+import { ChatController } from './routes/chat.controller.js';
 import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
 
 export interface GatewayDeps {
@@ -18,7 +19,7 @@ export class GatewayModule {
   static forRoot(deps: GatewayDeps): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [SystemController, FleetController, createHealthController(HEALTH.gateway)],
+      controllers: [SystemController, FleetController, ChatController, createHealthController(HEALTH.gateway)],
       providers: [
         { provide: HealthRegistry, useValue: deps.health },
         { provide: RpcClient, useValue: deps.client },
