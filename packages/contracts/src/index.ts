@@ -7,3 +7,4 @@ export * from './validation.js';
 export * from './llm.js';
 export * from './inference.js';
 export * from './features.js';
+export * from './decisions.js';
