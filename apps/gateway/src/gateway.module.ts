@@ -1,16 +1,30 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { HEALTH } from '@regatta/contracts';
+import { type SqlClient } from '@regatta/db';
 import { HealthRegistry, createHealthController } from '@regatta/runtime';
 import { RpcClient } from '@regatta/transport';
+import { AdminKeysController } from './auth/admin-keys.controller.js';
+import { ApiKeyAdmin } from './auth/admin-keys.service.js';
+import { DocsController } from './http/docs.controller.js';
 import { FleetController } from './http/fleet.controller.js';
+import { RouteCatalog } from './http/openapi.js';
 import { SystemController } from './http/system.controller.js';
 import { ChatController } from './routes/chat.controller.js';
-import { GATEWAY_OPTIONS, type GatewayOptions } from './options.js';
+import { GATEWAY_OPTIONS, type GatewayOptions, SQL_CLIENT } from './options.js';
+import { Downstream } from './resilience/downstream.js';
 
 export interface GatewayDeps {
   health: HealthRegistry;
   client: RpcClient;
+  /** Calls to services with retries and a circuit breaker per service: what routes should use. */
+  downstream: Downstream;
+  keys: ApiKeyAdmin;
+  catalog: RouteCatalog;
+  /** The gateway's database (undefined when the key store was injected, as in unit tests). */
+  sql: SqlClient | undefined;
   options: GatewayOptions;
+  /** More controllers from the embedding app or a test. */
+  controllers: Type<unknown>[];
 }
 
 /** HTTP routes and the gateway's own NATS health handler. */
@@ -19,10 +33,22 @@ export class GatewayModule {
   static forRoot(deps: GatewayDeps): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [SystemController, FleetController, ChatController, createHealthController(HEALTH.gateway)],
+      controllers: [
+        SystemController,
+        DocsController,
+        FleetController,
+        ChatController,
+        AdminKeysController,
+        createHealthController(HEALTH.gateway),
+        ...deps.controllers,
+      ],
       providers: [
         { provide: HealthRegistry, useValue: deps.health },
         { provide: RpcClient, useValue: deps.client },
+        { provide: Downstream, useValue: deps.downstream },
+        { provide: ApiKeyAdmin, useValue: deps.keys },
+        { provide: RouteCatalog, useValue: deps.catalog },
+        { provide: SQL_CLIENT, useValue: deps.sql },
         { provide: GATEWAY_OPTIONS, useValue: deps.options },
       ],
     };

@@ -1,23 +1,56 @@
+import { type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type RedisHandle, connectRedis } from '@regatta/cache';
 import { HEALTH, SERVICES, type DependencyCheck } from '@regatta/contracts';
-import { HealthRegistry, type RunningService } from '@regatta/runtime';
+import { type SqlClient } from '@regatta/db';
+import { HealthRegistry, type RunningService, startAdminServer } from '@regatta/runtime';
 import { createLogger } from '@regatta/telemetry';
 import { type Bus, PassThroughRpcFilter, RegattaServer, RpcClient } from '@regatta/transport';
-import { type GatewayConfig } from './config.js';
+import { ApiKeyAdmin } from './auth/admin-keys.service.js';
+import { ApiKeyAuthenticator } from './auth/authenticator.js';
+import { type ApiKeyStore, SqlApiKeyStore } from './auth/key-store.js';
+import { type GatewayConfig, adminKeyOf, checkGatewayConfig } from './config.js';
+import { openGatewayDatabase } from './db.js';
 import { GatewayModule } from './gateway.module.js';
-import { HttpErrorFilter, sendError } from './http/errors.js';
+import { installEdge } from './http/edge.js';
+import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler, sendError } from './http/errors.js';
 import { installApiMetrics } from './http/metrics.js';
+import { RouteCatalog } from './http/openapi.js';
 import { installRequestContext } from './http/request-context.js';
+import { installSecurity } from './http/security.js';
+import { installValidation } from './http/validation.js';
+import { InFlightLimiter } from './limits/in-flight.js';
+import { RateLimiter } from './limits/rate-limiter.js';
+import { Downstream } from './resilience/downstream.js';
 
 export const GATEWAY_SERVICE = 'gateway';
 
 export interface RunningGateway extends RunningService {
   readonly port: number;
   readonly url: string;
+  /** Port of the admin listener (/metrics, /health, /ready), when ADMIN_PORT is set. */
+  readonly adminPort: number | undefined;
   readonly health: HealthRegistry;
   readonly app: NestFastifyApplication;
+  readonly downstream: Downstream;
+}
+
+/** What {@link createGateway} needs; everything but `bus` and `config` has a default built from `config`. */
+export interface CreateGatewayDeps {
+  bus: Bus;
+  config: GatewayConfig;
+  /** Public port (default PORT; 0 picks a free one). */
+  port?: number;
+  /** Index of this worker in cluster mode (its admin listener is ADMIN_PORT + index). */
+  workerIndex?: number;
+  /** API keys (default: the `gateway_api_keys` table in DATABASE_URL or embedded PGlite). */
+  keyStore?: ApiKeyStore;
+  /** Redis for shared rate limits (default: REDIS_URL; in-process limits without it). */
+  redis?: RedisHandle;
+  /** More HTTP controllers (routes of an embedding app, tests). */
+  controllers?: Type<unknown>[];
 }
 
 async function downstreamCheck(
@@ -39,59 +72,162 @@ async function downstreamCheck(
 }
 
 /** Starts the gateway's HTTP server and its NATS handlers on `bus`. */
-export async function createGateway(deps: {
-  bus: Bus;
-  config: GatewayConfig;
-  port?: number;
-}): Promise<RunningGateway> {
+export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGateway> {
   const { bus, config } = deps;
+  checkGatewayConfig(config, bus.kind === 'in-process' ? 'embedded' : 'distributed');
   const log = createLogger(GATEWAY_SERVICE);
-  const client = new RpcClient({ bus, defaultTimeoutMs: config.REQUEST_TIMEOUT_MS });
-  const health = new HealthRegistry(GATEWAY_SERVICE);
-  health.add('nats', () => bus.health());
-  for (const service of ['inference', 'features', 'llm-proxy'] as const)
-    health.add(service, () => downstreamCheck(client, service));
-
-  const adapter = new FastifyAdapter({
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: true,
-    return503OnClosing: true,
-  });
-  const fastify = adapter.getInstance();
-  installRequestContext(fastify);
-  installApiMetrics(fastify);
-  fastify.setErrorHandler((err, req, reply) => sendError(reply, req, err));
-
-  const app = await NestFactory.create<NestFastifyApplication>(
-    GatewayModule.forRoot({ health, client, options: { metricsToken: config.METRICS_TOKEN } }),
-    adapter,
-    { logger: ['error', 'warn'] },
-  );
-  app.useGlobalFilters(new HttpErrorFilter());
-  const server = new RegattaServer({
-    bus,
-    service: GATEWAY_SERVICE,
-    contracts: [HEALTH.gateway],
-    logger: log,
-    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-  });
-  const micro = app.connectMicroservice<MicroserviceOptions>(
-    { strategy: server },
-    { inheritAppConfig: false },
-  );
-  micro.useGlobalFilters(new PassThroughRpcFilter());
-  await app.startAllMicroservices();
-  await app.listen({ port: deps.port ?? config.PORT, host: config.HOST });
-  const address = fastify.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  health.setReady();
-  log.info({ port }, 'gateway listening');
-  return {
-    name: GATEWAY_SERVICE,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    health,
-    app,
-    close: () => app.close(),
+  const closers: (() => Promise<void>)[] = [];
+  // Stops in reverse order of start: HTTP first, then the stores it used. Safe to call twice.
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
+
+  try {
+    const admin = adminKeyOf(config);
+    if (admin.development) {
+      // The development key is public (README); staging and production refuse to start without a key.
+      log.warn(
+        { adminKey: admin.key },
+        `REGATTA_ADMIN_KEY is unset: the development admin key is accepted (ENVIRONMENT=${config.ENVIRONMENT})`,
+      );
+    }
+
+    let sql: SqlClient | undefined;
+    let keyStore = deps.keyStore;
+    if (!keyStore) {
+      const db = await openGatewayDatabase(config);
+      closers.push(() => db.close());
+      const store = new SqlApiKeyStore(db);
+      await store.migrate();
+      sql = db;
+      keyStore = store;
+    }
+    let redis = deps.redis;
+    if (!redis) {
+      const handle = connectRedis(config.REDIS_URL, { name: GATEWAY_SERVICE, logger: log });
+      closers.push(() => handle.close());
+      redis = handle;
+    }
+
+    const client = new RpcClient({
+      bus,
+      defaultTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      retryBudget: config.RETRY_BUDGET,
+    });
+    const downstream = new Downstream(client, {
+      failures: config.BREAKER_FAILURES,
+      halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS,
+    });
+    const authenticator = new ApiKeyAuthenticator({
+      store: keyStore,
+      adminKey: admin.key,
+      pepper: config.API_KEY_PEPPER,
+      cacheTtlMs: config.API_KEY_CACHE_TTL_MS,
+    });
+    const limiter = new RateLimiter({ redis });
+    const catalog = new RouteCatalog();
+
+    const health = new HealthRegistry(GATEWAY_SERVICE);
+    health.add('nats', () => bus.health());
+    if (sql) {
+      const db = sql;
+      health.add('database', () => db.health());
+    }
+    health.add('rate-limits', () => limiter.status());
+    for (const service of ['inference', 'features', 'llm-proxy'] as const)
+      health.add(service, () => downstreamCheck(client, service));
+
+    const adapter = new FastifyAdapter({
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      trustProxy: true,
+      return503OnClosing: true,
+      clientErrorHandler,
+      frameworkErrors: frameworkErrorHandler,
+      // A client has this long to send its whole request (slow uploads cannot hold a socket forever).
+      requestTimeout: 30_000,
+    });
+    const fastify = adapter.getInstance();
+    // Nest installs its own error handler for its routes; this one serves the routes added before
+    // it (the CORS preflight route) and the not-found path (e.g. an unsupported body type sent to
+    // an unknown URL), so their errors get the uniform body too.
+    fastify.setErrorHandler((err, req, reply) => sendError(reply, req, err));
+    // Hook order is the order of these calls: ids and timing, CORS and security headers, then the
+    // edge (shedding, deadline, auth, rate limit) — all before a body is read.
+    installRequestContext(fastify);
+    catalog.attach(fastify);
+    installValidation(fastify);
+    await installSecurity(fastify, {
+      origins: config.CORS_ORIGINS,
+      credentials: config.CORS_CREDENTIALS,
+      maxAgeS: config.CORS_MAX_AGE_S,
+    });
+    installEdge(fastify, {
+      authenticator,
+      limiter,
+      inFlight: new InFlightLimiter(config.MAX_IN_FLIGHT),
+      defaultRate: { ratePerS: config.RATE_LIMIT_PER_S, burst: config.RATE_LIMIT_BURST },
+      routeTimeoutMs: config.ROUTE_TIMEOUT_MS,
+    });
+    installApiMetrics(fastify);
+
+    const app = await NestFactory.create<NestFastifyApplication>(
+      GatewayModule.forRoot({
+        health,
+        client,
+        downstream,
+        keys: new ApiKeyAdmin(keyStore, authenticator),
+        catalog,
+        sql,
+        options: {
+          metricsToken: config.METRICS_TOKEN,
+          openMetrics: config.ENVIRONMENT !== 'production',
+        },
+        controllers: deps.controllers ?? [],
+      }),
+      adapter,
+      // Bodies are parsed by the gateway's own JSON parser (installValidation); nothing else is accepted.
+      { logger: ['error', 'warn'], bodyParser: false },
+    );
+    closers.push(() => app.close());
+    app.useGlobalFilters(new HttpErrorFilter());
+    const server = new RegattaServer({
+      bus,
+      service: GATEWAY_SERVICE,
+      contracts: [HEALTH.gateway],
+      logger: log,
+      shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    });
+    // Deferred, so the RPC filter is in place before the listeners are registered.
+    const micro = app.connectMicroservice<MicroserviceOptions>(
+      { strategy: server },
+      { inheritAppConfig: false, deferInitialization: true },
+    );
+    micro.useGlobalFilters(new PassThroughRpcFilter());
+    await app.startAllMicroservices();
+    await app.listen({ port: deps.port ?? config.PORT, host: config.HOST });
+    const address = fastify.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+
+    let adminPort: number | undefined;
+    if (config.ADMIN_PORT > 0) {
+      const adminServer = await startAdminServer(config.ADMIN_PORT + (deps.workerIndex ?? 0), health);
+      closers.push(() => adminServer.close());
+      adminPort = adminServer.port;
+    }
+    health.setReady();
+    log.info({ port, adminPort }, 'gateway listening');
+    return {
+      name: GATEWAY_SERVICE,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      adminPort,
+      health,
+      app,
+      downstream,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
 }

@@ -1,11 +1,16 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { HEALTH, type HealthReply, RegattaError } from '@regatta/contracts';
 import { RpcClient } from '@regatta/transport';
+import { Public } from '../edge/route-meta.js';
 
 type ServiceView = HealthReply | { status: 'down'; detail: string };
 
-/** The fleet as the gateway sees it: each service's health as answered by one of its replicas. */
+/**
+ * The fleet as the gateway sees it: each service's health as answered by one of its replicas.
+ * Public like /ready, whose detail it is.
+ */
 @Controller('v1/fleet')
+@Public()
 export class FleetController {
   constructor(@Inject(RpcClient) private readonly client: RpcClient) {}
 

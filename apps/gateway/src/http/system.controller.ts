@@ -1,13 +1,21 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { RegattaError } from '@regatta/contracts';
 import { HealthRegistry } from '@regatta/runtime';
 import { getRegistry } from '@regatta/telemetry';
 import { type FastifyReply } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { SystemRoute } from '../edge/route-meta.js';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js';
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** Liveness, readiness and metrics. */
 @Controller()
+@SystemRoute()
 export class SystemController {
   constructor(
     @Inject(HealthRegistry) private readonly health: HealthRegistry,
@@ -20,7 +28,7 @@ export class SystemController {
     return { status: 'ok', service: 'gateway', instance: this.health.instance };
   }
 
-  /** Readiness: NATS and every downstream service answer their health subject. */
+  /** Readiness: NATS, the key store and every downstream service; Redis down is `degraded`, not unready. */
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const report = await this.health.report();
@@ -28,6 +36,7 @@ export class SystemController {
     return report;
   }
 
+  /** Prometheus metrics: with METRICS_TOKEN set, only for `Authorization: Bearer <token>`. */
   @Get('metrics')
   async metrics(
     @Headers('authorization') auth: string | undefined,
@@ -35,11 +44,11 @@ export class SystemController {
   ) {
     const token = this.options.metricsToken;
     if (token) {
-      const given = Buffer.from(auth?.replace(/^Bearer\s+/i, '') ?? '');
-      const expected = Buffer.from(token);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!sameToken(auth?.replace(/^Bearer\s+/i, '') ?? '', token)) {
         throw new RegattaError('UNAUTHENTICATED', 'metrics need `Authorization: Bearer <METRICS_TOKEN>`');
       }
+    } else if (!this.options.openMetrics) {
+      throw new RegattaError('NOT_FOUND', 'no such route');
     }
     const registry = getRegistry();
     void reply.type(registry.contentType);

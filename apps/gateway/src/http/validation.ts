@@ -1,0 +1,94 @@
+import { RegattaError } from '@regatta/contracts';
+import { type ErrorObject } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { type FastifyInstance, type FastifyRequest } from 'fastify';
+
+// ajv-formats is CommonJS: its ESM default import is `module.exports`, which carries the plugin as `.default`.
+const addFormats = addFormatsModule.default;
+
+const MESSAGE_LIMIT = 200;
+
+function pathOf(dataVar: string, instancePath: string): string {
+  const name = dataVar === 'querystring' ? 'query' : dataVar;
+  return instancePath ? `${name}${instancePath.replaceAll('/', '.')}` : name;
+}
+
+/** One readable line for the first schema violation: `body.rows.0.amount: must be number`. */
+export function describeSchemaError(errors: readonly ErrorObject[], dataVar: string): string {
+  const e = errors[0];
+  if (!e) return `invalid ${dataVar}`;
+  const where = pathOf(dataVar, e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${where}: unknown property "${String(p.additionalProperty)}"`;
+    case 'required':
+      return `${where}: missing required property "${String(p.missingProperty)}"`;
+    case 'enum':
+      return `${where}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return `${where}: ${e.message ?? 'is invalid'}`;
+  }
+}
+
+function newAjv(coerce: boolean): Ajv2020 {
+  const ajv = new Ajv2020({
+    // Bodies are JSON and must already have the right types; query strings and path parameters
+    // are text, so numbers and booleans there are converted.
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: true,
+    // Fastify's default removes unknown properties silently; a contract rejects them instead.
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+/**
+ * Request validation and parsing of the gateway: JSON bodies only (anything else is 415),
+ * bodies and parameters checked with ajv against the routes' JSON Schemas, errors phrased for
+ * the caller, malformed JSON a 400 that says where it broke.
+ */
+export function installValidation(fastify: FastifyInstance): void {
+  const bodyAjv = newAjv(false);
+  const paramAjv = newAjv(true);
+  fastify.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema),
+  );
+  fastify.setSchemaErrorFormatter(
+    (errors, dataVar) => new RegattaError('INVALID_ARGUMENT', describeSchemaError(errors, dataVar)),
+  );
+
+  const secureJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (text.length === 0) {
+        done(new RegattaError('INVALID_ARGUMENT', 'request body is empty: send a JSON document'));
+        return;
+      }
+      void secureJson(req, text, (err: Error | null, value?: unknown) => {
+        if (!err) return done(null, value);
+        done(new RegattaError('INVALID_ARGUMENT', jsonProblem(text)));
+      });
+    },
+  );
+}
+
+/** Why a body is not acceptable JSON, for the error message. */
+function jsonProblem(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return `request body is not valid JSON: ${why.slice(0, MESSAGE_LIMIT)}`;
+  }
+  // It parses, so the secure parser refused a key that could poison prototypes.
+  return 'request body is not acceptable JSON: "__proto__" and "constructor.prototype" keys are refused';
+}
