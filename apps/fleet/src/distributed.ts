@@ -124,6 +124,7 @@ export class DistributedFleet {
     const logFile = path.join(logDir, `${service}-${index}.log`);
     const env = {
       ...this.baseEnv(),
+      SERVICE_NAME: service,
       ...(service === 'gateway' ? { PORT: String(adminPort) } : { METRICS_PORT: String(adminPort) }),
       ...extraEnv,
     };

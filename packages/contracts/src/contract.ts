@@ -9,6 +9,8 @@ export interface Contract<Req extends z.ZodType = z.ZodType, Res extends z.ZodTy
   readonly chunk?: z.ZodType;
   /** Whether a caller may safely retry the request on another replica. */
   readonly idempotent: boolean;
+  /** Every replica answers (no queue group); callers gather the replies with `RpcClient.gather`. */
+  readonly broadcast: boolean;
 }
 
 export type RequestOf<C extends Contract> = z.input<C['request']>;
@@ -24,7 +26,8 @@ export function contract<Req extends z.ZodType, Res extends z.ZodType>(def: {
   reply: Res;
   chunk?: z.ZodType;
   idempotent?: boolean;
+  broadcast?: boolean;
 }): Contract<Req, Res> {
   if (!SUBJECT.test(def.subject)) throw new Error(`subject ${def.subject} is not <service>.<op>.v<N>`);
-  return { idempotent: true, ...def };
+  return { idempotent: true, broadcast: false, ...def };
 }

@@ -3,3 +3,4 @@ export * from './metrics-server.js';
 export * from './process.js';
 export * from './service.js';
 export * from './health.controller.js';
+export * from './slo.controller.js';

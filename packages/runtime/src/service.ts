@@ -1,9 +1,11 @@
-import { type DynamicModule, type INestMicroservice, type Type } from '@nestjs/common';
+import { type DynamicModule, type INestMicroservice, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
-import { type Contract } from '@regatta/contracts';
+import { type Contract, ServiceName } from '@regatta/contracts';
+import { SLO_SNAPSHOT, registerSloMetrics } from '@regatta/slo';
 import { createLogger, type Logger } from '@regatta/telemetry';
 import { type Bus, PassThroughRpcFilter, RegattaServer } from '@regatta/transport';
+import { createSloController } from './slo.controller.js';
 
 export interface MicroserviceSpec {
   service: string;
@@ -20,20 +22,32 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Starts a NestJS microservice on the fleet's transport (queue group = service name). */
+/**
+ * Starts a NestJS microservice on the fleet's transport (queue group = service name). A fleet
+ * service also answers `<service>.slo.v1` with its SLO window and publishes `slo_*` gauges.
+ */
 export async function startMicroservice(
   spec: MicroserviceSpec,
 ): Promise<{ app: INestMicroservice; server: RegattaServer; logger: Logger }> {
   const logger = createLogger(spec.service);
+  const fleetService = ServiceName.safeParse(spec.service);
+  const slo = fleetService.success ? SLO_SNAPSHOT[fleetService.data] : undefined;
+  let root: Type<unknown> | DynamicModule = spec.module;
+  if (slo) {
+    @Module({ imports: [spec.module], controllers: [createSloController(slo)] })
+    class ServiceRootModule {}
+    root = ServiceRootModule;
+    registerSloMetrics();
+  }
   const server = new RegattaServer({
     bus: spec.bus,
     service: spec.service,
-    contracts: spec.contracts,
+    contracts: slo ? [...spec.contracts, slo] : spec.contracts,
     logger,
     ...(spec.shutdownGraceMs !== undefined && { shutdownGraceMs: spec.shutdownGraceMs }),
     ...(spec.defaultTimeoutMs !== undefined && { defaultTimeoutMs: spec.defaultTimeoutMs }),
   });
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(spec.module, {
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(root, {
     strategy: server,
     logger: ['error', 'warn'],
   });

@@ -7,3 +7,4 @@ export * from './monitor.js';
 export * from './openslo.js';
 export * from './promql.js';
 export * from './snapshot.js';
+export * from './subjects.js';

@@ -27,8 +27,17 @@ export interface BusSubscription {
  */
 export interface Bus {
   readonly kind: 'nats' | 'in-process';
-  /** Subscribes `handler` to `subject`; subscribers sharing `queue` split the messages. */
-  subscribe(subject: string, queue: string, handler: (msg: IncomingMessage) => void): BusSubscription;
+  /**
+   * Subscribes `handler` to `subject`; subscribers sharing `queue` split the messages. With
+   * `queue` undefined every subscriber gets every message (broadcast subjects).
+   */
+  subscribe(
+    subject: string,
+    queue: string | undefined,
+    handler: (msg: IncomingMessage) => void,
+  ): BusSubscription;
+  /** Sends one request to every subscriber and collects the replies that arrive within `windowMs`. */
+  gather(subject: string, data: Uint8Array, headers: Headers, windowMs: number): Promise<ReplyMessage[]>;
   /** Sends a request and waits for one reply (rejects with a RegattaError). */
   request(subject: string, data: Uint8Array, headers: Headers, timeoutMs: number): Promise<ReplyMessage>;
   /** Sends a request and yields every reply until the iterator is returned or times out. */

@@ -133,6 +133,32 @@ export class RpcClient {
   }
 
   /**
+   * Asks every replica serving a broadcast contract and returns the replies that arrive within
+   * `windowMs` (error replies included as RegattaErrors); UNAVAILABLE when none serves it.
+   */
+  async gather<C extends Contract>(
+    c: C,
+    data: RequestOf<C>,
+    opts: { windowMs?: number } = {},
+  ): Promise<(ReplyOf<C> | RegattaError)[]> {
+    const windowMs = this.timeoutFor({ timeoutMs: opts.windowMs ?? 500 }, c.subject);
+    const replies = await this.options.bus.gather(
+      c.subject,
+      encodeJson(data),
+      this.headersFor(windowMs, {}),
+      windowMs,
+    );
+    return replies.map((reply) => {
+      try {
+        if (reply.headers.get(STATUS_HEADER) === 'error') return decodeError(reply.data);
+        return this.parseReply(c, c.reply, reply.data) as ReplyOf<C>;
+      } catch (err) {
+        return RegattaError.from(err);
+      }
+    });
+  }
+
+  /**
    * Sends a streaming request and yields each chunk (validated against `contract.chunk`).
    * Breaking out of the loop (or aborting `signal`) stops listening; `timeoutMs` bounds the
    * silence between chunks.

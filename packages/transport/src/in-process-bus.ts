@@ -24,11 +24,15 @@ export class InProcessBus implements Bus {
   private readonly subjects = new Map<string, Map<string, Group>>();
   private closed = false;
 
-  subscribe(subject: string, queue: string, handler: Handler): BusSubscription {
+  private unique = 0;
+
+  subscribe(subject: string, queue: string | undefined, handler: Handler): BusSubscription {
     const groups = this.subjects.get(subject) ?? new Map<string, Group>();
     this.subjects.set(subject, groups);
-    const group = groups.get(queue) ?? { members: [], next: 0 };
-    groups.set(queue, group);
+    // A subscriber without a queue group is a group of its own: it gets every message.
+    const name = queue ?? `\0${this.unique++}`;
+    const group = groups.get(name) ?? { members: [], next: 0 };
+    groups.set(name, group);
     const member = { handler, active: true };
     group.members.push(member);
     return {
@@ -45,13 +49,13 @@ export class InProcessBus implements Bus {
     data: Uint8Array,
     headers: Headers,
     reply: ((r: ReplyMessage) => void) | undefined,
-  ): boolean {
+  ): number {
     const groups = this.subjects.get(subject);
-    let delivered = false;
+    let delivered = 0;
     for (const group of groups?.values() ?? []) {
       if (group.members.length === 0) continue;
       const member = group.members[group.next++ % group.members.length]!;
-      delivered = true;
+      delivered++;
       const msg: IncomingMessage = {
         subject,
         data,
@@ -78,8 +82,29 @@ export class InProcessBus implements Bus {
         clearTimeout(timer);
         resolve(r);
       });
-      if (!ok) {
+      if (ok === 0) {
         settled = true;
+        clearTimeout(timer);
+        reject(new RegattaError('UNAVAILABLE', `no service answers ${subject}`));
+      }
+    });
+  }
+
+  gather(subject: string, data: Uint8Array, headers: Headers, windowMs: number): Promise<ReplyMessage[]> {
+    if (this.closed) return Promise.reject(new RegattaError('UNAVAILABLE', 'transport is closed'));
+    return new Promise((resolve, reject) => {
+      const replies: ReplyMessage[] = [];
+      let expected = 0;
+      const timer = setTimeout(() => resolve(replies), windowMs);
+      expected = this.deliver(subject, data, headers, (r) => {
+        replies.push(r);
+        // Here every subscriber is known, so the gather ends as soon as all have answered.
+        if (replies.length === expected) {
+          clearTimeout(timer);
+          resolve(replies);
+        }
+      });
+      if (expected === 0) {
         clearTimeout(timer);
         reject(new RegattaError('UNAVAILABLE', `no service answers ${subject}`));
       }
@@ -118,7 +143,7 @@ export class InProcessBus implements Bus {
       arm();
       queue.push(r);
     });
-    if (!ok) {
+    if (ok === 0) {
       clearTimeout(timer);
       queue.fail(new RegattaError('UNAVAILABLE', `no service answers ${subject}`));
     }

@@ -101,9 +101,13 @@ export class NatsBus implements Bus {
     }
   }
 
-  subscribe(subject: string, queue: string, handler: (msg: IncomingMessage) => void): BusSubscription {
+  subscribe(
+    subject: string,
+    queue: string | undefined,
+    handler: (msg: IncomingMessage) => void,
+  ): BusSubscription {
     const sub: Subscription = this.nc.subscribe(subject, {
-      queue,
+      ...(queue !== undefined && { queue }),
       callback: (err, msg) => {
         if (err) {
           this.log.error({ subject, err: err.message }, 'subscription error');
@@ -139,6 +143,29 @@ export class NatsBus implements Bus {
     } catch (err) {
       throw this.mapError(subject, timeoutMs, err);
     }
+  }
+
+  async gather(
+    subject: string,
+    data: Uint8Array,
+    headers: Headers,
+    windowMs: number,
+  ): Promise<ReplyMessage[]> {
+    const replies: ReplyMessage[] = [];
+    try {
+      const iter = await this.nc.requestMany(subject, data, {
+        strategy: 'timer',
+        maxWait: Math.max(1, windowMs),
+        headers: toNatsHeaders(headers),
+      });
+      for await (const msg of iter) {
+        if (noResponders(msg.headers)) break;
+        replies.push({ data: msg.data, headers: fromNatsHeaders(msg.headers) });
+      }
+    } catch (err) {
+      if (replies.length === 0) throw this.mapError(subject, windowMs, err);
+    }
+    return replies;
   }
 
   requestStream(

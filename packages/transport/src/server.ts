@@ -72,7 +72,8 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     for (const [pattern, handler] of this.getHandlers()) {
       const subject = pattern;
       const contract = this.schemas.get(subject);
-      const sub = this.options.bus.subscribe(subject, this.options.service, (msg) => {
+      const queue = contract?.broadcast ? undefined : this.options.service;
+      const sub = this.options.bus.subscribe(subject, queue, (msg) => {
         void this.handle(msg, handler, contract);
       });
       this.subscriptions.push(sub);

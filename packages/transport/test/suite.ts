@@ -21,6 +21,12 @@ export const Fail = contract({
   request: z.object({ kind: z.string() }),
   reply: z.object({}),
 });
+export const Who = contract({
+  subject: 'test.who.v1',
+  request: z.object({}),
+  reply: z.object({ replica: z.string() }),
+  broadcast: true,
+});
 export const Count = contract({
   subject: 'test.count.v1',
   request: z.object({ n: z.number().int() }),
@@ -30,6 +36,13 @@ export const Count = contract({
 
 @Controller()
 class TestController {
+  private readonly replica = Math.random().toString(36).slice(2);
+
+  @MessagePattern(Who.subject)
+  who() {
+    return { replica: this.replica };
+  }
+
   @MessagePattern(Echo.subject)
   async echo(@Payload() data: { text: string; delayMs?: number }, @Ctx() ctx: RegattaContext) {
     if (data.delayMs) await new Promise((r) => setTimeout(r, data.delayMs));
@@ -58,7 +71,12 @@ export async function startTestService(
   bus: Bus,
   service = 'test',
 ): Promise<{ app: INestMicroservice; server: RegattaServer }> {
-  const server = new RegattaServer({ bus, service, contracts: [Echo, Fail, Count], shutdownGraceMs: 5_000 });
+  const server = new RegattaServer({
+    bus,
+    service,
+    contracts: [Echo, Fail, Count, Who],
+    shutdownGraceMs: 5_000,
+  });
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(TestModule, {
     strategy: server,
     logger: false,
@@ -146,6 +164,17 @@ export function transportSuite(name: string, makeBus: () => Promise<Bus>) {
       const seen: unknown[] = [];
       for await (const chunk of client.stream(Count, { n: 5 })) seen.push(chunk);
       expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+    });
+
+    it('gathers one reply from every replica of a broadcast subject', async () => {
+      const { app: second } = await startTestService(bus, 'test');
+      try {
+        const replies = await client.gather(Who, {}, { windowMs: 300 });
+        const replicas = replies.map((r) => (r as { replica: string }).replica);
+        expect(new Set(replicas).size).toBe(2);
+      } finally {
+        await second.close();
+      }
     });
 
     it('finishes in-flight requests when the server closes', async () => {
