@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
 import { HEALTH, LLM, type DependencyCheck, RegattaError } from '@regatta/contracts';
@@ -21,6 +22,12 @@ import { Router } from './routing/router.js';
 import { loadRoutingTable } from './routing/routing-config.js';
 
 export const LLM_PROXY_SERVICE = 'llm-proxy';
+
+/** The embedded ledger database; its parent directory is created on first start. */
+async function openEmbedded(dataDir: string): Promise<SqlClient> {
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  return openPglite({ dataDir });
+}
 
 /** Replacements for tests and benchmarks; anything not given is built from the config. */
 export interface LlmProxyOverrides {
@@ -101,7 +108,7 @@ export async function createLlmProxyService(deps: {
           max: config.DATABASE_POOL_MAX,
           applicationName: LLM_PROXY_SERVICE,
         })
-      : await openPglite({ dataDir: path.join(config.REGATTA_DATA_DIR, 'llm-proxy', 'pglite') });
+      : await openEmbedded(path.join(config.REGATTA_DATA_DIR, 'llm-proxy', 'pglite'));
     ledger = UsageLedger.start({
       client: sql,
       table: config.LLM_LEDGER_TABLE,
