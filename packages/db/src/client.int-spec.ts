@@ -124,7 +124,8 @@ describe('close', () => {
 describe(openPglite.name, () => {
   it('keeps data in its data directory across close and reopen', async () => {
     const parent = await mkdtemp(path.join(tmpdir(), 'regatta-pglite-'));
-    const dataDir = path.join(parent, 'db');
+    // Directories above the data directory do not exist yet, as on a fresh checkout.
+    const dataDir = path.join(parent, 'data', 'llm-proxy', 'db');
     try {
       const first = await openPglite({ dataDir });
       await first.exec('CREATE TABLE usage_ledger (id text PRIMARY KEY, tokens int NOT NULL)');

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { RegattaError } from '@regatta/contracts';
 import type { PGlite, Results, Transaction } from '@electric-sql/pglite';
 import type { DbHealth, QueryResult, SqlClient, SqlExecutor } from './client.js';
@@ -53,6 +55,9 @@ export async function openPglite(options: PgliteOptions): Promise<SqlClient> {
   const { PGlite } = await import('@electric-sql/pglite');
   let db: PGlite;
   try {
+    // PGlite creates its own directory but not the ones above it (e.g. a fresh .regatta/data).
+    if (!options.dataDir.includes('://'))
+      await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true });
     db = await PGlite.create(options.dataDir, { parsers: { [INT8_OID]: (value: string) => value } });
   } catch (err) {
     throw new RegattaError(
