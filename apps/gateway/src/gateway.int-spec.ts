@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadConfig } from '@regatta/config';
+import { type HealthReply } from '@regatta/contracts';
+import { InProcessBus } from '@regatta/transport';
+import { gatewayEnv } from './config.js';
+import { type RunningGateway, createGateway } from './service.js';
+import { TEST_ADMIN_KEY } from './testing/harness.js';
+import { ProbeController, serveProbe } from './testing/probe.js';
+import { SHARED } from './testing/servers.js';
+
+async function call(gateway: RunningGateway, path: string, init: { key?: string; body?: unknown; method?: string } = {}) {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: {
+      ...(init.key && { authorization: `Bearer ${init.key}` }),
+      ...(init.body !== undefined && { 'content-type': 'application/json' }),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('gateway on Postgres and Redis', () => {
+  const bus = new InProcessBus();
+  let one: RunningGateway;
+  let two: RunningGateway;
+
+  beforeAll(async () => {
+    serveProbe(bus);
+    const config = loadConfig(gatewayEnv, {
+      ENVIRONMENT: 'test',
+      HOST: '127.0.0.1',
+      REGATTA_ADMIN_KEY: TEST_ADMIN_KEY,
+      DATABASE_URL: SHARED.database,
+      REDIS_URL: SHARED.redis,
+      LOG_LEVEL: 'warn',
+    });
+    // Two replicas sharing the key table and the rate limits.
+    one = await createGateway({ bus, config, port: 0, controllers: [ProbeController] });
+    two = await createGateway({ bus, config, port: 0, controllers: [ProbeController] });
+  }, 60_000);
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    await bus.close();
+  });
+
+  it('reports the database and shared rate limits as ok', async () => {
+    const ready = (await call(one, '/ready')).body as unknown as HealthReply;
+    expect(ready.checks.database).toMatchObject({ status: 'ok' });
+    expect(ready.checks['rate-limits']).toEqual({ status: 'ok' });
+  });
+
+  it('accepts a key created on one replica on the other, and limits it across both', async () => {
+    const created = await call(one, '/v1/admin/keys', {
+      key: TEST_ADMIN_KEY,
+      body: { tenant: 'acme', scopes: ['predict'], rate_per_s: 0.01, burst: 3 },
+    });
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    const statuses = [];
+    for (const gateway of [one, two, one, two]) statuses.push((await call(gateway, '/v1/probe/echo', { key, body: { text: 'x' } })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+
+  it('stops accepting a revoked key on the replica that revoked it at once', async () => {
+    const created = await call(two, '/v1/admin/keys', { key: TEST_ADMIN_KEY, body: { tenant: 'acme', scopes: ['predict'] } });
+    const key = created.body.key as string;
+    expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(200);
+    const revoked = await call(two, `/v1/admin/keys/${created.body.id as string}`, { key: TEST_ADMIN_KEY, method: 'DELETE' });
+    expect(revoked.body.revoked_at).toEqual(expect.any(String));
+    expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(401);
+  });
+});
