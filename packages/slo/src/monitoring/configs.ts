@@ -15,9 +15,9 @@ export interface ScrapeTarget {
 export const SCRAPE_TARGETS: readonly ScrapeTarget[] = [
   {
     job: 'gateway',
-    port: 8080,
+    port: 9100,
     path: '/metrics',
-    note: 'admin listener; /metrics is not on the public port',
+    note: 'the gateway admin listener (ADMIN_PORT=9100); /metrics is not on the public port in production',
   },
   { job: 'inference', port: 9101, path: '/metrics', note: 'metrics listener' },
   { job: 'features', port: 9102, path: '/metrics', note: 'metrics listener' },

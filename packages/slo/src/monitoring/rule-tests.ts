@@ -427,7 +427,7 @@ function targetTests(): PromtoolTest[] {
       interval: '1m',
       input_series: [
         { series: 'up{job="inference",instance="inference:9101"}', values: '1+0x10 0+0x10' },
-        { series: 'up{job="gateway",instance="gateway:8080"}', values: '1+0x20' },
+        { series: 'up{job="gateway",instance="gateway:9100"}', values: '1+0x20' },
       ],
       alert_rule_test: [
         { eval_time: '10m', alertname: alert.alert, exp_alerts: [] },
