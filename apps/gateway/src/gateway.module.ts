@@ -10,6 +10,8 @@ import { FleetController } from './http/fleet.controller.js';
 import { RouteCatalog } from './http/openapi.js';
 import { SystemController } from './http/system.controller.js';
 import { ChatController } from './routes/chat.controller.js';
+import { KserveController } from './routes/kserve.controller.js';
+import { PredictController } from './routes/predict.controller.js';
 import { GATEWAY_OPTIONS, type GatewayOptions, SQL_CLIENT } from './options.js';
 import { Downstream } from './resilience/downstream.js';
 
@@ -38,6 +40,8 @@ export class GatewayModule {
         DocsController,
         FleetController,
         ChatController,
+        PredictController,
+        KserveController,
         AdminKeysController,
         createHealthController(HEALTH.gateway),
         ...deps.controllers,

@@ -1,12 +1,19 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@regatta/config';
+import { ConfigError, loadConfigOrExit } from '@regatta/config';
 import { configureLogging, startProfiling, startTracing, stopTracing } from '@regatta/telemetry';
 import { failStartup, handleShutdown, startAdminServer } from '@regatta/runtime';
 import { NatsBus } from '@regatta/transport';
-import { inferenceEnv } from './config.js';
+import { checkInferenceConfig, inferenceEnv } from './config.js';
 import { INFERENCE_SERVICE, createInferenceService } from './service.js';
 
 const config = loadConfigOrExit(inferenceEnv);
+try {
+  checkInferenceConfig(config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(78); // EX_CONFIG, like loadConfigOrExit
+}
 configureLogging({ level: config.LOG_LEVEL });
 startTracing({ serviceName: INFERENCE_SERVICE, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 await startProfiling(INFERENCE_SERVICE, config.PYROSCOPE_SERVER_ADDRESS);

@@ -3,7 +3,7 @@ import { createLogger, type Logger } from '@regatta/telemetry';
 
 import { InferenceMetrics } from './inference-metrics.js';
 import { MicroBatcher, type BatcherStats } from './micro-batcher.js';
-import type { ModelInfo } from './model-metadata.js';
+import type { ModelInfo, ModelJson } from './model-metadata.js';
 import { ModelRepository } from './model-repository.js';
 import { defaultWorkerCount, resolveBatcherOptions, type BatcherOptions } from './options.js';
 import { packRows, type Rows } from './rows.js';
@@ -233,6 +233,8 @@ export class InferenceEngine {
       if (m.description !== undefined) info.description = m.description;
       if (m.features !== undefined) info.features = m.features;
       if (m.thresholds !== undefined) info.thresholds = m.thresholds;
+      const metrics = trainingMetrics(m.metadata);
+      if (metrics) info.metrics = metrics;
       return info;
     });
   }
@@ -272,4 +274,14 @@ export class InferenceEngine {
     this.state = 'closed';
     this.log.info('inference engine closed');
   }
+}
+
+/** `training.metrics` of a model.json, when it is an object. */
+function trainingMetrics(metadata: ModelJson | undefined): Record<string, unknown> | undefined {
+  const training: unknown = metadata?.['training'];
+  if (typeof training !== 'object' || training === null) return undefined;
+  const metrics: unknown = (training as Record<string, unknown>)['metrics'];
+  return typeof metrics === 'object' && metrics !== null && !Array.isArray(metrics)
+    ? (metrics as Record<string, unknown>)
+    : undefined;
 }

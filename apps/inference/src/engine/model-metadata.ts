@@ -44,6 +44,8 @@ export interface ModelInfo {
   /** Largest number of rows one request may carry. */
   maxBatchRows: number;
   thresholds?: Record<string, number>;
+  /** Quality measured at training (`model.json` `training.metrics`), e.g. `holdout_auc`. */
+  metrics?: Record<string, unknown>;
   /** Where inputs/outputs came from: the model's `model.json` or the ONNX graph alone. */
   metadataSource: 'model.json' | 'graph';
 }
