@@ -135,6 +135,27 @@ describe('inference service over real NATS and Redis', () => {
     }, 60_000);
   });
 
+  describe('close', () => {
+    it('answers every request already accepted, then stops the workers', async () => {
+      // A long wait window holds the requests in the batcher, so close() begins with all of them queued.
+      const service = await start({ INFERENCE_MAX_WAIT_MS: '2000' });
+      const rows = fraudRows(50, 3);
+      const replies = rows.map((row) =>
+        client.request(INFERENCE.predict, { model: 'fraud', rows: [row], cache: false }),
+      );
+      const deadline = Date.now() + 5_000;
+      while (service.engine.stats().models[0]!.queuedRequests < rows.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(service.engine.stats().models[0]!.queuedRequests).toBe(rows.length);
+
+      await service.close();
+      const settled = await Promise.allSettled(replies);
+      expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(rows.length);
+      expect(service.engine.ready).toBe(false);
+      expect(service.engine.stats().workers?.live).toBe(0);
+    }, 30_000);
+  });
+
   describe('with the service running', () => {
     let service: RunningInference;
 
