@@ -15,7 +15,7 @@ import { type GatewayConfig, adminKeyOf, checkGatewayConfig } from './config.js'
 import { openGatewayDatabase } from './db.js';
 import { GatewayModule } from './gateway.module.js';
 import { installEdge } from './http/edge.js';
-import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler, sendError } from './http/errors.js';
+import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
 import { installApiMetrics } from './http/metrics.js';
 import { RouteCatalog } from './http/openapi.js';
 import { installRequestContext } from './http/request-context.js';
@@ -147,10 +147,6 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       requestTimeout: 30_000,
     });
     const fastify = adapter.getInstance();
-    // Nest installs its own error handler for its routes; this one serves the routes added before
-    // it (the CORS preflight route) and the not-found path (e.g. an unsupported body type sent to
-    // an unknown URL), so their errors get the uniform body too.
-    fastify.setErrorHandler((err, req, reply) => sendError(reply, req, err));
     // Hook order is the order of these calls: ids and timing, CORS and security headers, then the
     // edge (shedding, deadline, auth, rate limit) — all before a body is read.
     installRequestContext(fastify);

@@ -68,6 +68,12 @@ export function installEdge(fastify: FastifyInstance, deps: EdgeDeps): void {
       req.regattaDeadline = Number.POSITIVE_INFINITY;
       return;
     }
+    // An unknown URL, or an OPTIONS request the CORS hook did not answer as a preflight, is a 404
+    // at once: no key is asked for and no body is read for a route that does not exist.
+    if (req.routeOptions.url === undefined || (req.method === 'OPTIONS' && req.routeOptions.url === '*')) {
+      sendError(reply, req, new RegattaError('NOT_FOUND', 'no such route'));
+      return reply;
+    }
     if (!deps.inFlight.tryAcquire()) {
       sendError(reply, req, new RegattaError('OVERLOADED', 'the gateway is at capacity: retry shortly', undefined, 1));
       return reply;
@@ -81,10 +87,7 @@ export function installEdge(fastify: FastifyInstance, deps: EdgeDeps): void {
       const budget = budgetOf(req, edge, deps.routeTimeoutMs);
       req.regattaDeadline = Date.now() + budget;
       timer = setTimeout(() => expire(req, reply), budget);
-      // CORS preflights (answered by the CORS hook before this one when the origin is allowed)
-      // and unknown routes (a plain 404) need no key.
-      const open = edge?.public === true || req.method === 'OPTIONS' || req.routeOptions.url === undefined;
-      if (open) return;
+      if (edge?.public === true) return;
       const principal = await deps.authenticator.authenticate(apiKeyFrom(req.headers));
       req.regattaPrincipal = principal;
       const limit: RateLimit = {
