@@ -26,6 +26,11 @@ export async function sendEventStream(
   const iterator = source[Symbol.asyncIterator]();
   // Waiting for the first item keeps early failures (bad request, service down) real HTTP errors.
   const first = await iterator.next();
+  // The deadline passed (and was answered with a 504) while the first item was awaited.
+  if (reply.sent || reply.raw.headersSent) {
+    await iterator.return?.(undefined);
+    return reply;
+  }
   async function* frames(): AsyncGenerator<string> {
     let finished = false;
     try {
