@@ -10,6 +10,7 @@ import { FleetController } from './http/fleet.controller.js';
 import { RouteCatalog } from './http/openapi.js';
 import { SystemController } from './http/system.controller.js';
 import { ChatController } from './routes/chat.controller.js';
+import { FeaturesController } from './routes/features.controller.js';
 import { KserveController } from './routes/kserve.controller.js';
 import { PredictController } from './routes/predict.controller.js';
 import { GATEWAY_OPTIONS, type GatewayOptions, SQL_CLIENT } from './options.js';
@@ -41,6 +42,7 @@ export class GatewayModule {
         FleetController,
         ChatController,
         PredictController,
+        FeaturesController,
         KserveController,
         AdminKeysController,
         createHealthController(HEALTH.gateway),

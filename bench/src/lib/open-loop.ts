@@ -10,6 +10,8 @@ export interface OpenLoopOptions {
   maxInFlight?: number;
   /** Sends one request; resolves when answered, rejects on error. */
   fire: (i: number) => Promise<void>;
+  /** Return the measured latencies too (to merge runs that were interleaved with other paths). */
+  keepSamples?: boolean;
 }
 
 export interface OpenLoopResult {
@@ -20,6 +22,8 @@ export interface OpenLoopResult {
   errors: number;
   errorSamples: string[];
   latencyMs: LatencySummary;
+  /** Latencies (ms) of the measured requests, with `keepSamples`. */
+  samplesMs?: number[];
 }
 
 /**
@@ -94,5 +98,6 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     errors,
     errorSamples,
     latencyMs: summarize(samples),
+    ...(options.keepSamples && { samplesMs: samples }),
   };
 }

@@ -3,6 +3,8 @@ import { contract } from './contract.js';
 
 export const MAX_ENTITY_ROWS = 1000;
 export const MAX_FEATURE_REFS = 1000;
+/** Most values (entity rows x features) one features.get.v1 reply carries, so it fits in one NATS message. */
+export const MAX_FEATURE_VALUES = 10_000;
 
 /** Feast's FieldStatus names. */
 export const FieldStatus = z.enum(['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE']);
