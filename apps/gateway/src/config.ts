@@ -33,7 +33,11 @@ const corsOrigins = () =>
     .superRefine((origins, ctx) => {
       for (const origin of origins) {
         if (origin === '*') continue;
-        if (!isOrigin(origin)) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com` });
+        if (!isOrigin(origin))
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${origin}" is not an origin like https://app.example.com`,
+          });
       }
     });
 
@@ -47,6 +51,14 @@ export const gatewayEnv = defineEnv({
   ADMIN_PORT: {
     schema: env.port(0),
     doc: 'private listener for /metrics, /health and /ready (0 = none); worker i of a cluster listens on ADMIN_PORT+i',
+  },
+  FLOWS_DIR: {
+    schema: env.path('apps/gateway/flows'),
+    doc: 'directory of decision flow files (`<flow>.yaml`), loaded and validated at start',
+  },
+  DECISION_LOG_BUFFER: {
+    schema: env.int(50_000, 100),
+    doc: 'decisions held for the decision log while Postgres is slow or away (503 beyond)',
   },
   METRICS_TOKEN: {
     schema: env.optionalString(),
@@ -93,7 +105,7 @@ export const gatewayEnv = defineEnv({
   },
   BREAKER_FAILURES: {
     schema: env.int(5, 1),
-    doc: "consecutive failures of a downstream service that open its circuit breaker",
+    doc: 'consecutive failures of a downstream service that open its circuit breaker',
   },
   BREAKER_HALF_OPEN_MS: {
     schema: env.int(5_000, 1),
@@ -128,7 +140,10 @@ export function checkGatewayConfig(config: GatewayConfig, mode: 'embedded' | 'di
   const dev = DEV_ENVIRONMENTS.has(config.ENVIRONMENT);
   const key = config.REGATTA_ADMIN_KEY;
   if (key === undefined && !dev)
-    problems.push({ variable: 'REGATTA_ADMIN_KEY', message: `required when ENVIRONMENT=${config.ENVIRONMENT}` });
+    problems.push({
+      variable: 'REGATTA_ADMIN_KEY',
+      message: `required when ENVIRONMENT=${config.ENVIRONMENT}`,
+    });
   if (key !== undefined && key.length < 32)
     problems.push({ variable: 'REGATTA_ADMIN_KEY', message: 'must be at least 32 characters' });
   if (key === DEV_ADMIN_KEY && !dev)
@@ -139,7 +154,10 @@ export function checkGatewayConfig(config: GatewayConfig, mode: 'embedded' | 'di
   if (config.CORS_CREDENTIALS && config.CORS_ORIGINS.includes('*'))
     problems.push({ variable: 'CORS_ORIGINS', message: '`*` cannot be used with CORS_CREDENTIALS=true' });
   if (config.GATEWAY_WORKERS > 1 && mode === 'embedded')
-    problems.push({ variable: 'GATEWAY_WORKERS', message: 'cluster mode needs the distributed fleet (NATS)' });
+    problems.push({
+      variable: 'GATEWAY_WORKERS',
+      message: 'cluster mode needs the distributed fleet (NATS)',
+    });
   // Embedded PGlite belongs to one process; several workers would open the same data directory.
   if (config.GATEWAY_WORKERS > 1 && config.DATABASE_URL === undefined)
     problems.push({ variable: 'DATABASE_URL', message: 'required when GATEWAY_WORKERS > 1' });

@@ -1,12 +1,16 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { HEALTH } from '@regatta/contracts';
+import { SLO_SNAPSHOT } from '@regatta/slo';
 import { type SqlClient } from '@regatta/db';
-import { HealthRegistry, createHealthController } from '@regatta/runtime';
+import { HealthRegistry, createHealthController, createSloController } from '@regatta/runtime';
 import { RpcClient } from '@regatta/transport';
 import { AdminKeysController } from './auth/admin-keys.controller.js';
 import { ApiKeyAdmin } from './auth/admin-keys.service.js';
+import { DecisionsController } from './decisions/decisions.controller.js';
+import { DecisionsService } from './decisions/decisions.service.js';
 import { DocsController } from './http/docs.controller.js';
 import { FleetController } from './http/fleet.controller.js';
+import { SloController } from './http/slo.controller.js';
 import { RouteCatalog } from './http/openapi.js';
 import { SystemController } from './http/system.controller.js';
 import { ChatController } from './routes/chat.controller.js';
@@ -26,6 +30,8 @@ export interface GatewayDeps {
   /** The gateway's database (undefined when the key store was injected, as in unit tests). */
   sql: SqlClient | undefined;
   options: GatewayOptions;
+  /** Decisions (absent when the gateway runs without a database, as in some unit tests). */
+  decisions?: DecisionsService | undefined;
   /** More controllers from the embedding app or a test. */
   controllers: Type<unknown>[];
 }
@@ -45,7 +51,10 @@ export class GatewayModule {
         FeaturesController,
         KserveController,
         AdminKeysController,
+        SloController,
+        ...(deps.decisions ? [DecisionsController] : []),
         createHealthController(HEALTH.gateway),
+        createSloController(SLO_SNAPSHOT.gateway),
         ...deps.controllers,
       ],
       providers: [
@@ -56,6 +65,7 @@ export class GatewayModule {
         { provide: RouteCatalog, useValue: deps.catalog },
         { provide: SQL_CLIENT, useValue: deps.sql },
         { provide: GATEWAY_OPTIONS, useValue: deps.options },
+        ...(deps.decisions ? [{ provide: DecisionsService, useValue: deps.decisions }] : []),
       ],
     };
   }

@@ -12,7 +12,12 @@ import { ApiKeyAdmin } from './auth/admin-keys.service.js';
 import { ApiKeyAuthenticator } from './auth/authenticator.js';
 import { type ApiKeyStore, SqlApiKeyStore } from './auth/key-store.js';
 import { type GatewayConfig, adminKeyOf, checkGatewayConfig } from './config.js';
+import { SLO_SNAPSHOT, getSloMonitor, registerSloMetrics } from '@regatta/slo';
 import { openGatewayDatabase } from './db.js';
+import { DecisionCostMeter } from './decisions/cost.js';
+import { DecisionLog } from './decisions/decision-log.js';
+import { DecisionsService } from './decisions/decisions.service.js';
+import { loadFlows } from './decisions/flow.js';
 import { GatewayModule } from './gateway.module.js';
 import { installEdge } from './http/edge.js';
 import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
@@ -51,6 +56,22 @@ export interface CreateGatewayDeps {
   redis?: RedisHandle;
   /** More HTTP controllers (routes of an embedding app, tests). */
   controllers?: Type<unknown>[];
+}
+
+/** The decisions of the gateway: flows from FLOWS_DIR, the decision log in the gateway's database. */
+async function openDecisions(
+  config: GatewayConfig,
+  sql: SqlClient,
+  downstream: Downstream,
+  closers: (() => Promise<void>)[],
+) {
+  const flows = loadFlows(config.FLOWS_DIR);
+  const log = await DecisionLog.open(sql, { maxBuffer: config.DECISION_LOG_BUFFER });
+  // Closed after the HTTP server (closers run in reverse): every accepted decision is written first.
+  closers.push(() => log.close());
+  const cost = new DecisionCostMeter();
+  closers.push(() => Promise.resolve(cost.close()));
+  return { service: new DecisionsService(flows, downstream, log, cost), log };
 }
 
 async function downstreamCheck(
@@ -118,6 +139,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       failures: config.BREAKER_FAILURES,
       halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS,
     });
+    const decisions = sql ? await openDecisions(config, sql, downstream, closers) : undefined;
     const authenticator = new ApiKeyAuthenticator({
       store: keyStore,
       adminKey: admin.key,
@@ -134,6 +156,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       health.add('database', () => db.health());
     }
     health.add('rate-limits', () => limiter.status());
+    if (decisions) health.add('decision-log', () => decisions.log.health());
     for (const service of ['inference', 'features', 'llm-proxy'] as const)
       health.add(service, () => downstreamCheck(client, service));
 
@@ -164,7 +187,8 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       defaultRate: { ratePerS: config.RATE_LIMIT_PER_S, burst: config.RATE_LIMIT_BURST },
       routeTimeoutMs: config.ROUTE_TIMEOUT_MS,
     });
-    installApiMetrics(fastify);
+    registerSloMetrics();
+    installApiMetrics(fastify, (ms, success) => getSloMonitor().recordApi(ms, success));
 
     const app = await NestFactory.create<NestFastifyApplication>(
       GatewayModule.forRoot({
@@ -178,6 +202,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
           metricsToken: config.METRICS_TOKEN,
           openMetrics: config.ENVIRONMENT !== 'production',
         },
+        decisions: decisions?.service,
         controllers: deps.controllers ?? [],
       }),
       adapter,
@@ -189,7 +214,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     const server = new RegattaServer({
       bus,
       service: GATEWAY_SERVICE,
-      contracts: [HEALTH.gateway],
+      contracts: [HEALTH.gateway, SLO_SNAPSHOT.gateway],
       logger: log,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     });

@@ -38,8 +38,8 @@ export const databaseEnv = defineEnv({
   },
   DATABASE_POOL_MAX: { schema: env.int(10, 1, 1000), doc: 'Postgres pool size per process' },
   REGATTA_DATA_DIR: {
-    schema: env.string('.regatta/data'),
-    doc: 'local data directory of embedded stores (PGlite, SQLite)',
+    schema: env.path('.regatta/data'),
+    doc: 'local data directory of embedded stores (PGlite, SQLite); relative paths are from the repository root',
   },
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { commonEnv, databaseEnv } from './common.js';
 import { ConfigError, defineEnv, describeEnv, loadConfig } from './config.js';
-import { env } from './types.js';
+import { REPO_ROOT, env } from './types.js';
 
 describe(loadConfig.name, () => {
   it('applies documented defaults when nothing is set', () => {
@@ -60,5 +60,15 @@ describe(describeEnv.name, () => {
       { variable: 'A', default: '3', doc: 'a' },
       { variable: 'B', default: '(required)', doc: 'b' },
     ]);
+  });
+});
+
+describe('env.path', () => {
+  it('takes relative paths from the repository root and keeps absolute ones', () => {
+    const spec = defineEnv({ DIR: { schema: env.path('.regatta/data'), doc: 'd' } });
+    expect(loadConfig(spec, {}).DIR).toBe(`${REPO_ROOT}/.regatta/data`);
+    expect(loadConfig(spec, { DIR: 'models' }).DIR).toBe(`${REPO_ROOT}/models`);
+    expect(loadConfig(spec, { DIR: '/srv/models' }).DIR).toBe('/srv/models');
+    expect(describeEnv(spec)[0]!.default).toBe('".regatta/data"');
   });
 });

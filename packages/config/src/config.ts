@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import { type z } from 'zod';
+import { REPO_ROOT } from './types.js';
 
 /** A documented environment variable: its schema carries the default, `doc` says what it is for. */
 export interface EnvVar<S extends z.ZodType = z.ZodType> {
@@ -64,9 +65,11 @@ export function loadConfigOrExit<E extends EnvSpec>(
 export function describeEnv(spec: EnvSpec): { variable: string; default: string; doc: string }[] {
   return Object.entries(spec).map(([variable, v]) => {
     const parsed = v.schema.safeParse(undefined);
+    // Path defaults are shown as written (relative to the repository root), not as this machine resolves them.
+    const shown = typeof parsed.data === 'string' ? parsed.data.replace(`${REPO_ROOT}/`, '') : parsed.data;
     const dflt =
       v.defaultDoc ??
-      (parsed.success ? (parsed.data === undefined ? '(unset)' : JSON.stringify(parsed.data)) : '(required)');
+      (parsed.success ? (shown === undefined ? '(unset)' : JSON.stringify(shown)) : '(required)');
     return { variable, default: dflt, doc: v.doc };
   });
 }

@@ -1,4 +1,9 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** The repository root (this file is packages/config/{src,dist}/types.*). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 function urlWithScheme(schemes: string[], what: string) {
   return z.string().refine(
@@ -34,6 +39,20 @@ export const env = {
       .default(dflt ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   string: (dflt: string) => z.string().min(1).default(dflt),
+  /** A file or directory; a relative path is taken from the repository root, wherever the process starts. */
+  path: (dflt: string) =>
+    z
+      .string()
+      .min(1)
+      .default(dflt)
+      .transform((p) => (path.isAbsolute(p) ? p : path.resolve(REPO_ROOT, p))),
+  /** Like `path`, but may be left unset. */
+  optionalPath: () =>
+    z
+      .string()
+      .min(1)
+      .optional()
+      .transform((p) => (p === undefined || path.isAbsolute(p) ? p : path.resolve(REPO_ROOT, p))),
   optionalString: () => z.string().min(1).optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   environment: () => z.enum(['development', 'test', 'staging', 'production']).default('development'),
