@@ -36,14 +36,13 @@ describe('the official openai client against the gateway', () => {
     gateway = await createGateway({ bus, config, port: 0, keyStore: noKeys });
     openai = new OpenAI({ apiKey: KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
+  // The gateway takes about 70 s to close after a client abandoned a stream (its HTTP server waits on
+  // that connection); the hook allows for it until that is fixed in the gateway.
   afterAll(async () => {
-    const t0 = Date.now();
     await gateway?.close();
-    console.log('gateway closed', Date.now() - t0);
     await proxy?.close();
-    console.log('proxy closed', Date.now() - t0);
     await fake?.close();
-  });
+  }, 120_000);
 
   it('gets a completion, and the second identical call is a cache hit', async () => {
     const ask = {

@@ -95,8 +95,11 @@ describe('llm-proxy on a real Redis', () => {
     const target = new URL(serviceUrls().redis);
     const cut = await new TcpFaultProxy({ targetPort: Number(target.port || 6379) }).start();
     running.push({ close: () => cut.stop() });
-    const { client } = await replicas({}, cut.urlFor(serviceUrls().redis));
+    const { client, proxies } = await replicas({}, cut.urlFor(serviceUrls().redis));
+    // Answers are cached after they are sent: wait for that before asking again.
+    const settled = () => Promise.all(proxies.map((p) => p.proxy.chat.drain()));
     await client.request(LLM.chat, { body: ask('outage') });
+    await settled();
     expect((await client.request(LLM.chat, { body: ask('outage') })).meta.cache).toBe('HIT');
     cut.cut();
     const during = await client.request(LLM.chat, { body: ask('during the outage') });
@@ -104,6 +107,7 @@ describe('llm-proxy on a real Redis', () => {
     cut.restore();
     await waitFor(() => handles.every((h) => h.client() !== undefined), 10_000);
     await client.request(LLM.chat, { body: ask('after the outage') });
+    await settled();
     expect((await client.request(LLM.chat, { body: ask('after the outage') })).meta.cache).toBe('HIT');
   }, 30_000);
 

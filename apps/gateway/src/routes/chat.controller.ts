@@ -48,19 +48,32 @@ export class ChatController {
       throw new RegattaError('INTERNAL', 'the LLM stream did not start with its meta frame');
     setMetaHeaders(reply, (first.value as LlmChatFrame & { type: 'meta' }).meta);
     const client = this.client;
+    const gone = new Promise<'gone'>((resolve) => {
+      if (caller.signal.aborted) resolve('gone');
+      caller.signal.addEventListener('abort', () => resolve('gone'), { once: true });
+    });
     async function* chunks(): AsyncGenerator<unknown> {
       let finished = false;
       try {
-        for await (const frame of frames)
-          if ((frame as LlmChatFrame).type === 'chunk') yield (frame as { chunk: unknown }).chunk;
-        // A client that went away ends the frames early without an error: that is not a finished answer.
-        finished = !caller.signal.aborted;
+        for (;;) {
+          // A client that went away must not leave this loop waiting for the next frame.
+          const next = await Promise.race([frames.next(), gone]);
+          if (next === 'gone') break;
+          if (next.done) {
+            finished = true;
+            break;
+          }
+          const frame = next.value as LlmChatFrame;
+          if (frame.type === 'chunk') yield frame.chunk;
+        }
       } finally {
-        // The client went away: the proxy stops the upstream call unless others wait for the same answer.
-        if (!finished)
+        if (!finished) {
+          // The proxy stops the upstream call unless other callers wait for the same answer.
+          void frames.return(undefined);
           client
             .request(LLM.cancel, { request_id: caller.requestId }, { timeoutMs: 1_000 })
             .catch(() => undefined);
+        }
       }
     }
     return sendEventStream(req, reply, chunks());
