@@ -22,6 +22,7 @@ import { GatewayModule } from './gateway.module.js';
 import { installEdge } from './http/edge.js';
 import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
 import { installApiMetrics } from './http/metrics.js';
+import { installTracing } from './http/tracing.js';
 import { RouteCatalog } from './http/openapi.js';
 import { installRequestContext } from './http/request-context.js';
 import { installSecurity } from './http/security.js';
@@ -173,6 +174,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     // Hook order is the order of these calls: ids and timing, CORS and security headers, then the
     // edge (shedding, deadline, auth, rate limit) — all before a body is read.
     installRequestContext(fastify);
+    installTracing(fastify);
     catalog.attach(fastify);
     installValidation(fastify);
     await installSecurity(fastify, {

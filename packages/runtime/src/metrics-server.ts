@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { HEADERS } from '@regatta/contracts';
-import { createLogger, getRegistry } from '@regatta/telemetry';
+import { createLogger, renderMetrics } from '@regatta/telemetry';
 import { type HealthRegistry } from './health.js';
 
 /**
@@ -24,10 +24,8 @@ export async function startAdminServer(
     };
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
-      const registry = getRegistry();
-      registry
-        .metrics()
-        .then((text) => send(200, registry.contentType, text))
+      renderMetrics(req.headers.accept)
+        .then(({ contentType, body }) => send(200, contentType, body))
         .catch(() => send(500, 'text/plain', 'metrics unavailable\n'));
     } else if (path === '/health' || path === '/ready') {
       health

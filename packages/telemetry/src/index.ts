@@ -3,3 +3,4 @@ export * from './metrics.js';
 export * from './profiling.js';
 export * from './tracing.js';
 export type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+export * from './exposition.js';

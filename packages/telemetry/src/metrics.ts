@@ -24,10 +24,14 @@ const MISNAMED_DEFAULTS = [
 
 let registry: Registry | undefined;
 
-/** The one metrics registry of this process, with Node's default metrics. */
+/**
+ * The one metrics registry of this process, with Node's default metrics. It is an OpenMetrics
+ * registry so latency histograms can keep exemplars; `renderMetrics` serves either format.
+ */
 export function getRegistry(): Registry {
   if (!registry) {
     registry = new Registry();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
     for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   }

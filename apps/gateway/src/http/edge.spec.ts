@@ -73,7 +73,11 @@ describe('installEdge', () => {
 
     it('answers 504 when the service never replies', async () => {
       const started = performance.now();
-      const res = await gw.request('/v1/probe/call', { key, body: { text: 'hang' }, headers: { 'x-request-timeout-ms': '200' } });
+      const res = await gw.request('/v1/probe/call', {
+        key,
+        body: { text: 'hang' },
+        headers: { 'x-request-timeout-ms': '200' },
+      });
       expect(res.status).toBe(504);
       expect(performance.now() - started).toBeLessThan(250);
     });
@@ -95,7 +99,9 @@ describe('installEdge', () => {
       const res = await gw.request('/v1/probe/stream', { key, body: { text: 'stream:a b c' } });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain('text/event-stream');
-      expect(res.text).toBe('data: {"text":"a"}\n\ndata: {"text":"b"}\n\ndata: {"text":"c"}\n\ndata: [DONE]\n\n');
+      expect(res.text).toBe(
+        'data: {"text":"a"}\n\ndata: {"text":"b"}\n\ndata: {"text":"c"}\n\ndata: [DONE]\n\n',
+      );
     });
 
     it('answers a stream that fails before its first event with an ordinary error', async () => {
@@ -143,12 +149,15 @@ describe('installEdge', () => {
     });
 
     it('does not limit public routes', async () => {
-      for (let i = 0; i < 5; i++) expect((await gw.request('/health')).headers.get('ratelimit-limit')).toBeNull();
+      for (let i = 0; i < 5; i++)
+        expect((await gw.request('/health')).headers.get('ratelimit-limit')).toBeNull();
     });
 
     it('reports per-process limits as degraded in /ready', async () => {
       const res = await gw.request('/ready');
-      expect((res.body as { checks: Record<string, { status: string }> }).checks['rate-limits']).toMatchObject({
+      expect(
+        (res.body as { checks: Record<string, { status: string }> }).checks['rate-limits'],
+      ).toMatchObject({
         status: 'degraded',
       });
     });
@@ -181,7 +190,9 @@ describe('installEdge', () => {
 
     it('frees the slot of a request whose client went away', async () => {
       const controller = new AbortController();
-      const gone = fetch(`${gw.url}/v1/probe/slow?ms=300`, { signal: controller.signal }).catch(() => undefined);
+      const gone = fetch(`${gw.url}/v1/probe/slow?ms=300`, { signal: controller.signal }).catch(
+        () => undefined,
+      );
       const other = gw.request('/v1/probe/slow?ms=300');
       await new Promise((r) => setTimeout(r, 50));
       controller.abort();

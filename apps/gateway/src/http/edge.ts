@@ -43,7 +43,10 @@ function rateHeaders(reply: FastifyReply, d: RateDecision, limit: RateLimit): vo
   void reply.header('ratelimit-limit', String(d.limit));
   void reply.header('ratelimit-remaining', String(d.remaining));
   void reply.header('ratelimit-reset', String(d.resetS));
-  void reply.header('ratelimit-policy', `${limit.burst};w=${Math.max(1, Math.ceil(limit.burst / limit.ratePerS))}`);
+  void reply.header(
+    'ratelimit-policy',
+    `${limit.burst};w=${Math.max(1, Math.ceil(limit.burst / limit.ratePerS))}`,
+  );
 }
 
 function missingScopes(have: ReadonlySet<Scope>, need: readonly Scope[]): Scope[] {
@@ -75,7 +78,11 @@ export function installEdge(fastify: FastifyInstance, deps: EdgeDeps): void {
       return reply;
     }
     if (!deps.inFlight.tryAcquire()) {
-      sendError(reply, req, new RegattaError('OVERLOADED', 'the gateway is at capacity: retry shortly', undefined, 1));
+      sendError(
+        reply,
+        req,
+        new RegattaError('OVERLOADED', 'the gateway is at capacity: retry shortly', undefined, 1),
+      );
       return reply;
     }
     let timer: NodeJS.Timeout | undefined;

@@ -114,8 +114,12 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
   // The onSend hook does not run on this path: both edge headers are set here.
   req.regattaId ||= randomUUID();
   void reply.header(HEADERS.requestId, req.regattaId);
-  void reply.header(HEADERS.responseTime, (req.regattaStart ? performance.now() - req.regattaStart : 0).toFixed(3));
-  const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : err.message;
+  void reply.header(
+    HEADERS.responseTime,
+    (req.regattaStart ? performance.now() - req.regattaStart : 0).toFixed(3),
+  );
+  const message =
+    err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : err.message;
   sendError(reply, req, new RegattaError('INVALID_ARGUMENT', message));
 }
 
@@ -148,4 +152,3 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
       body,
   );
 }
-

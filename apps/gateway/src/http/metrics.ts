@@ -1,10 +1,12 @@
-import { counter, histogram } from '@regatta/telemetry';
+import { counter, exemplarLabels, histogram } from '@regatta/telemetry';
 import { type FastifyInstance } from 'fastify';
 
 const duration = histogram({
   name: 'api_request_duration_seconds',
   help: 'HTTP request duration at the gateway, by method, route template and status code',
   labelNames: ['method', 'route', 'status_code'],
+  // Each bucket keeps the trace id of a recent request in it (served with OpenMetrics).
+  enableExemplars: true,
 });
 const requests = counter({
   name: 'api_requests_total',
@@ -22,7 +24,7 @@ export function installApiMetrics(
     const route = req.routeOptions.url ?? 'unmatched';
     const labels = { method: req.method, route, status_code: String(reply.statusCode) };
     const ms = performance.now() - req.regattaStart;
-    duration.observe(labels, ms / 1000);
+    duration.observe({ labels, value: ms / 1000, exemplarLabels: exemplarLabels(req.regattaSpan) });
     requests.inc(labels);
     onApi?.(ms, reply.statusCode < 500, route);
     done();

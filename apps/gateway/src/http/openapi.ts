@@ -147,7 +147,10 @@ export function renderDocsPage(doc: Json): string {
   for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
     for (const [method, op] of Object.entries(ops)) {
       const security = op.security as Record<string, string[]>[];
-      const auth = security.length === 0 ? 'public' : `API key${security[0]!.apiKey!.length ? `, scope ${security[0]!.apiKey!.join(' + ')}` : ''}`;
+      const auth =
+        security.length === 0
+          ? 'public'
+          : `API key${security[0]!.apiKey!.length ? `, scope ${security[0]!.apiKey!.join(' + ')}` : ''}`;
       const body = (op.requestBody as { content: Record<string, { schema: unknown }> } | undefined)?.content[
         'application/json'
       ]?.schema;
@@ -158,7 +161,9 @@ export function renderDocsPage(doc: Json): string {
   <p class="auth">${escape(auth)}</p>
   ${params.length ? `<p>Parameters: ${params.map((p) => `<code>${escape(String(p.name))}</code> (${escape(String(p.in))})`).join(', ')}</p>` : ''}
   ${body ? `<details><summary>Request body</summary><pre>${escape(JSON.stringify(body, null, 2))}</pre></details>` : ''}
-  <p>Responses: ${Object.keys(op.responses as Json).map(escape).join(', ')}</p>
+  <p>Responses: ${Object.keys(op.responses as Json)
+    .map(escape)
+    .join(', ')}</p>
 </section>`);
     }
   }

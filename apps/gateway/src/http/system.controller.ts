@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { RegattaError } from '@regatta/contracts';
 import { HealthRegistry } from '@regatta/runtime';
-import { getRegistry } from '@regatta/telemetry';
+import { renderMetrics } from '@regatta/telemetry';
 import { type FastifyReply } from 'fastify';
 import { SystemRoute } from '../edge/route-meta.js';
 import { GATEWAY_OPTIONS, type GatewayOptions } from '../options.js';
@@ -40,6 +40,7 @@ export class SystemController {
   @Get('metrics')
   async metrics(
     @Headers('authorization') auth: string | undefined,
+    @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const token = this.options.metricsToken;
@@ -50,8 +51,9 @@ export class SystemController {
     } else if (!this.options.openMetrics) {
       throw new RegattaError('NOT_FOUND', 'no such route');
     }
-    const registry = getRegistry();
-    void reply.type(registry.contentType);
-    return registry.metrics();
+    // OpenMetrics (with exemplars) for scrapers that ask for it, the text format otherwise.
+    const { contentType, body } = await renderMetrics(accept);
+    void reply.type(contentType);
+    return body;
   }
 }
