@@ -21,6 +21,7 @@ import { loadFlows } from './decisions/flow.js';
 import { GatewayModule } from './gateway.module.js';
 import { installEdge } from './http/edge.js';
 import { HttpErrorFilter, clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
+import { installPromptClose } from './http/connections.js';
 import { installApiMetrics } from './http/metrics.js';
 import { installTracing } from './http/tracing.js';
 import { RouteCatalog } from './http/openapi.js';
@@ -171,6 +172,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       requestTimeout: 30_000,
     });
     const fastify = adapter.getInstance();
+    installPromptClose(fastify);
     // Hook order is the order of these calls: ids and timing, CORS and security headers, then the
     // edge (shedding, deadline, auth, rate limit) — all before a body is read.
     installRequestContext(fastify);
