@@ -10,8 +10,14 @@ export interface OpenLoopOptions {
   maxInFlight?: number;
   /** Sends one request; resolves when answered, rejects on error. */
   fire: (i: number) => Promise<void>;
-  /** Return the measured latencies too (to merge runs that were interleaved with other paths). */
+  /** Also return each measured request's latency, by request (to split a run that alternates paths). */
   keepSamples?: boolean;
+  /**
+   * Sleep until shortly before the next request is due instead of spinning the event loop the whole time, so a
+   * low-rate run leaves the CPU to the processes it measures on a small machine (sends stay on time: the last
+   * stretch before each is still spun).
+   */
+  sleepWhenIdle?: boolean;
 }
 
 export interface OpenLoopResult {
@@ -22,9 +28,15 @@ export interface OpenLoopResult {
   errors: number;
   errorSamples: string[];
   latencyMs: LatencySummary;
-  /** Latencies (ms) of the measured requests, with `keepSamples`. */
-  samplesMs?: number[];
+  /**
+   * With `keepSamples`: latency (ms) of measured request k (request `warmup + k` given to `fire`), NaN where
+   * it failed or was not sent.
+   */
+  latencyByRequestMs?: number[];
 }
+
+/** With sleepWhenIdle: how long before a send the loop stops sleeping and spins (timers fire late under load). */
+const SPIN_MS = 1.5;
 
 /**
  * Open-loop load: request i is due at start + i/rate and is sent then, whether or not earlier
@@ -37,6 +49,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   const total = warmup + Math.round(durationS * rate);
   const maxInFlight = options.maxInFlight ?? 20_000;
   const samples: number[] = [];
+  const byRequest = options.keepSamples ? new Array<number>(total - warmup).fill(Number.NaN) : undefined;
   const errorSamples: string[] = [];
   let errors = 0;
   let ok = 0;
@@ -69,6 +82,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
               if (measured) {
                 ok++;
                 samples.push(done - due);
+                if (byRequest) byRequest[i - warmup] = done - due;
               }
             },
             (err: unknown) => {
@@ -84,7 +98,11 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
         );
       }
       if (next >= total) resolve();
-      else setImmediate(tick);
+      else {
+        const wait = start + (next * 1000) / rate - performance.now();
+        if (options.sleepWhenIdle && wait > SPIN_MS + 1) setTimeout(tick, wait - SPIN_MS);
+        else setImmediate(tick);
+      }
     };
     tick();
   });
@@ -98,6 +116,6 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     errors,
     errorSamples,
     latencyMs: summarize(samples),
-    ...(options.keepSamples && { samplesMs: samples }),
+    ...(byRequest && { latencyByRequestMs: byRequest }),
   };
 }
