@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { getRegistry, resetRegistry } from '@regatta/telemetry';
+import { renderMetrics, resetRegistry } from '@regatta/telemetry';
 import { stringify } from 'yaml';
 import { registerSloMetrics } from '../exporter.js';
 import { SloMonitor } from '../monitor.js';
@@ -135,7 +135,7 @@ describe('slo_* gauges', () => {
     monitor.recordLlmCost(0.01, 'acme', 'u1');
     monitor.recordDecision(0.2);
     registerSloMetrics(monitor);
-    const text = await getRegistry().metrics();
+    const { body: text } = await renderMetrics(undefined);
     expect(text).toContain('slo_error_budget_remaining_ratio{slo="api-availability"} 1');
     expectOk(run('promtool', ['check', 'metrics'], text));
   });
