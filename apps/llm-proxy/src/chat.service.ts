@@ -22,6 +22,7 @@ import {
   type LimitStore,
   type RateWindows,
   type Reservation,
+  monthOf,
   toNanos,
   worstCaseUsd,
 } from './cost/limits.js';
@@ -100,7 +101,12 @@ interface Prepared {
   policy: LimitPolicy;
   ratelimit: RateWindows;
   started: number;
-  signal: AbortSignal;
+  /**
+   * Set once the request waits on a call (not for cache hits, which answer at once): aborted by
+   * `cancel()` or when the deadline passes, and released by `done()`.
+   */
+  abort: AbortController | undefined;
+  deadlineTimer: NodeJS.Timeout | undefined;
 }
 
 type Source =
@@ -115,9 +121,11 @@ const DEFAULT_TENANT = 'default';
  */
 export class ChatService {
   private readonly inflight = new Map<string, SharedCall>();
-  private readonly cancels = new Map<string, AbortController>();
+  /** Requests in progress on this replica, by request id (what `cancel()` can reach). */
+  private readonly running = new Map<string, Prepared>();
   private readonly background = new Set<Promise<void>>();
   private readonly tenants = new Set<string>();
+  private readonly policies = new Map<string, LimitPolicy>();
   private readonly now: () => number;
 
   constructor(private readonly deps: ChatDeps) {
@@ -137,7 +145,7 @@ export class ChatService {
     try {
       source = await this.obtain(p);
       const completion =
-        source.status === 'HIT' ? source.answer.items[0] : (await source.call.whole(p.signal))[0];
+        source.status === 'HIT' ? source.answer.items[0] : (await source.call.whole(this.signal(p)))[0];
       if (!completion) throw new RegattaError('INTERNAL', 'provider answer was empty');
       this.settleReader(p, source);
       return { meta: this.meta(p, source), completion: completion as ChatCompletion };
@@ -157,7 +165,7 @@ export class ChatService {
     let source: Source | undefined;
     try {
       source = await this.obtain(p);
-      const items = source.status === 'HIT' ? source.answer.items : source.call.read(p.signal);
+      const items = source.status === 'HIT' ? source.answer.items : source.call.read(this.signal(p));
       let first = true;
       for await (const item of items) {
         const chunk = forCaller(item, wantsUsage);
@@ -179,9 +187,10 @@ export class ChatService {
 
   /** Stops the request `requestId` if this replica runs it; its upstream call stops once nobody else reads it. */
   cancel(requestId: string): boolean {
-    const controller = this.cancels.get(requestId);
-    if (!controller) return false;
-    controller.abort();
+    const p = this.running.get(requestId);
+    if (!p) return false;
+    this.signal(p);
+    p.abort!.abort();
     return true;
   }
 
@@ -247,10 +256,7 @@ export class ChatService {
       throw err;
     }
     if (user !== undefined) this.track(this.deps.limits.recordUser(caller.tenant, user, started));
-    const controller = new AbortController();
-    this.cancels.set(caller.requestId, controller);
-    const remaining = Math.max(1, caller.deadline - started);
-    return {
+    const p: Prepared = {
       caller,
       body,
       model,
@@ -263,13 +269,36 @@ export class ChatService {
       policy,
       ratelimit,
       started,
-      signal: AbortSignal.any([controller.signal, AbortSignal.timeout(remaining)]),
+      abort: undefined,
+      deadlineTimer: undefined,
     };
+    this.running.set(caller.requestId, p);
+    return p;
+  }
+
+  /**
+   * The abort signal of a request that waits on a call, made on first use: a controller and one plain
+   * timer, cleared by `done()`. (`AbortSignal.timeout` + `AbortSignal.any` per request cost tens of
+   * microseconds and leave a weakly held timer behind for the whole deadline, minutes for LLM calls.)
+   */
+  private signal(p: Prepared): AbortSignal {
+    if (!p.abort) {
+      const abort = new AbortController();
+      p.abort = abort;
+      p.deadlineTimer = setTimeout(() => abort.abort(), Math.max(1, p.caller.deadline - this.now()));
+      p.deadlineTimer.unref();
+    }
+    return p.abort.signal;
   }
 
   private policy(tenant: string): LimitPolicy {
-    const override = this.deps.settings.tenantPolicies[tenant] ?? {};
-    return { ...this.deps.settings.defaultPolicy, ...override };
+    let policy = this.policies.get(tenant);
+    if (!policy) {
+      const override = this.deps.settings.tenantPolicies[tenant] ?? {};
+      policy = { ...this.deps.settings.defaultPolicy, ...override };
+      this.policies.set(tenant, policy);
+    }
+    return policy;
   }
 
   /** Finds the answer: cache, a call in flight (here or on another replica), or a new upstream call. */
@@ -330,14 +359,19 @@ export class ChatService {
     const price = priceOf(this.deps.prices, p.model);
     let reservation: Reservation;
     try {
-      const worst = worstCaseUsd(p.body, price, this.deps.settings.defaultMaxOutputTokens);
-      reservation = await this.deps.limits.reserve(
-        p.caller.tenant,
-        p.user,
-        toNanos(worst, 'up'),
-        p.policy,
-        this.now(),
-      );
+      const budgeted =
+        p.policy.budgetUsd !== undefined || (p.user !== undefined && p.policy.userBudgetUsd !== undefined);
+      // Without a budget there is nothing to check before the call (a round trip to Redis on every
+      // miss): the cost is still added to the month's spend when it is committed.
+      reservation = budgeted
+        ? await this.deps.limits.reserve(
+            p.caller.tenant,
+            p.user,
+            toNanos(worstCaseUsd(p.body, price, this.deps.settings.defaultMaxOutputTokens), 'up'),
+            p.policy,
+            this.now(),
+          )
+        : { tenant: p.caller.tenant, user: p.user, month: monthOf(this.now()), nanos: 0 };
     } catch (err) {
       const error = RegattaError.from(err);
       if (error.details?.budget)
@@ -467,7 +501,7 @@ export class ChatService {
       };
       const text = JSON.stringify(answer);
       if (Buffer.byteLength(text) <= this.deps.settings.maxEntryBytes)
-        await this.deps.store.set(p.key, answer, p.ttlS);
+        await this.deps.store.set(p.key, answer, p.ttlS, text);
     }
     await publisher?.release();
   }
@@ -516,6 +550,13 @@ export class ChatService {
   private settleReader(p: Prepared, source: Source): void {
     const latency = this.now() - p.started;
     llmCacheRequests.inc({ result: source.status.toLowerCase() });
+    if (source.status === 'HIT' && source.answer.usage) {
+      // The common hit: everything is known, so the row is recorded now, without a promise per request.
+      const price = priceOf(this.deps.prices, p.model);
+      const usage = source.answer.usage;
+      this.saved(p, usage, costUsd(price, tokenCounts(usage)), this.row(p, 'HIT', 'ok', latency));
+      return;
+    }
     this.track(
       (async () => {
         const price = priceOf(this.deps.prices, p.model);
@@ -576,7 +617,7 @@ export class ChatService {
 
   /** Records a failed request (refused, upstream error, cancelled) in the ledger; returns its outcome label. */
   private failure(p: Prepared, err: unknown, source: Source | undefined): string {
-    const cancelled = p.signal.aborted && !this.deadlinePassed(p);
+    const cancelled = p.abort?.signal.aborted === true && !this.deadlinePassed(p);
     const outcome = cancelled ? 'cancelled' : this.asError(p, err).code;
     const row = this.row(p, source?.status ?? 'BYPASS', outcome, this.now() - p.started);
     if (source && source.status !== 'HIT' && source.leader) {
@@ -599,7 +640,8 @@ export class ChatService {
   }
 
   private done(p: Prepared, status: LlmCacheStatus, outcome: string): void {
-    this.cancels.delete(p.caller.requestId);
+    if (this.running.get(p.caller.requestId) === p) this.running.delete(p.caller.requestId);
+    clearTimeout(p.deadlineTimer);
     const labels = { model: p.model, cache: status, stream: String(p.mode === 'sse') };
     llmRequests.inc({ ...labels, outcome });
     llmDuration.observe(labels, (this.now() - p.started) / 1000);

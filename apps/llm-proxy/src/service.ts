@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
 import { HEALTH, LLM, type DependencyCheck, RegattaError } from '@regatta/contracts';
-import { type SqlClient, createPostgresClient, openPglite } from '@regatta/db';
+import { type SqlClient, createPostgresClient } from '@regatta/db';
 import { HealthRegistry, type RunningService, startMicroservice } from '@regatta/runtime';
 import { createLogger } from '@regatta/telemetry';
 import { type Bus, STATUS_HEADER, decodeJson, encodeJson, errorReply } from '@regatta/transport';
@@ -14,6 +14,7 @@ import { MemoryLimitStore, RedisLimitStore } from './cost/limits.js';
 import { loadPriceTable } from './cost/price-table.js';
 import { HeuristicEstimator, TiktokenEstimator, type TokenEstimator } from './cost/token-estimator.js';
 import { UsageLedger } from './ledger/ledger.js';
+import { openPgliteWorker } from './ledger/worker-db.js';
 import { LlmProxyModule } from './llm-proxy.module.js';
 import { MockProvider } from './providers/mock.js';
 import { OpenAiHttpProvider } from './providers/openai-http.js';
@@ -23,10 +24,13 @@ import { loadRoutingTable } from './routing/routing-config.js';
 
 export const LLM_PROXY_SERVICE = 'llm-proxy';
 
-/** The embedded ledger database; its parent directory is created on first start. */
+/**
+ * The embedded ledger database on a thread of its own (PGlite's statements would otherwise stall the
+ * event loop that answers requests); its parent directory is created on first start.
+ */
 async function openEmbedded(dataDir: string): Promise<SqlClient> {
   await mkdir(path.dirname(dataDir), { recursive: true });
-  return openPglite({ dataDir });
+  return openPgliteWorker({ dataDir });
 }
 
 /** Replacements for tests and benchmarks; anything not given is built from the config. */

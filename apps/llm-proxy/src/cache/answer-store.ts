@@ -23,8 +23,11 @@ export interface AnswerStore {
   readonly kind: 'redis' | 'memory';
   /** The answer, or undefined on a miss or when the store cannot be reached. */
   get(key: string): Promise<CachedAnswer | undefined>;
-  /** Stores an answer; failures are absorbed (the caller already has its answer). */
-  set(key: string, answer: CachedAnswer, ttlS: number): Promise<void>;
+  /**
+   * Stores an answer; `json` is its JSON text (already made to check its size, so it is not made
+   * twice). Failures are absorbed (the caller already has its answer).
+   */
+  set(key: string, answer: CachedAnswer, ttlS: number, json: string): Promise<void>;
   /** Drops every answer of `tenant`; returns how many. */
   clear(tenant: string): Promise<number>;
 }
@@ -52,11 +55,11 @@ export class RedisAnswerStore implements AnswerStore {
     }
   }
 
-  async set(key: string, answer: CachedAnswer, ttlS: number): Promise<void> {
+  async set(key: string, _answer: CachedAnswer, ttlS: number, json: string): Promise<void> {
     const client = this.redis.client();
     if (!client) return;
     try {
-      await client.set(`${this.prefix}:c:${key}`, JSON.stringify(answer), 'EX', ttlS);
+      await client.set(`${this.prefix}:c:${key}`, json, 'EX', ttlS);
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'llm cache write failed');
     }

@@ -98,12 +98,24 @@ export class OpenAiHttpProvider implements Provider {
     }
   }
 
-  /** Sends the request; resolves once a 2xx status arrived, throws the mapped error otherwise. */
+  /**
+   * Sends the request; resolves once a 2xx status arrived, throws the mapped error otherwise. `done`
+   * releases the deadline timer and the caller's signal; call it once the body is read or dropped.
+   */
   private async send(call: UpstreamCall): Promise<{ body: Body; done: () => void }> {
     const remaining = call.deadline - Date.now();
     if (remaining <= 0) throw upstreamTimeout(this.name);
-    const timeout = AbortSignal.timeout(remaining);
-    const signal = AbortSignal.any([call.signal, timeout]);
+    // One controller and one plain timer, released when the call ends: AbortSignal.timeout + any would
+    // cost tens of microseconds per call and keep a timer alive for the whole deadline.
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    const timer = setTimeout(stop, remaining);
+    if (call.signal.aborted) stop();
+    else call.signal.addEventListener('abort', stop, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', stop);
+    };
     let res: Awaited<ReturnType<Pool['request']>>;
     try {
       res = await this.pool.request({
@@ -111,20 +123,23 @@ export class OpenAiHttpProvider implements Provider {
         method: 'POST',
         headers: this.headers,
         body: JSON.stringify(call.body),
-        signal,
+        signal: controller.signal,
         headersTimeout: remaining,
         bodyTimeout: remaining,
       });
     } catch (err) {
+      done();
       throw this.mapError(err, call);
     }
     const body = res.body as unknown as Body;
-    if (res.statusCode >= 200 && res.statusCode < 300) return { body, done: () => undefined };
+    if (res.statusCode >= 200 && res.statusCode < 300) return { body, done };
     let text = '';
     try {
       text = await body.text();
     } catch {
       // the status is enough
+    } finally {
+      done();
     }
     throw upstreamStatusError(
       this.name,
