@@ -8,7 +8,7 @@
 // the machine answers inference.predict.v1 in the service's queue group during the run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,8 @@ const BATCHES = [1, 16, 64, 256];
 const MODEL_DIR = path.join(repoRoot, 'apps/inference/models');
 const ENGINE_DIST = path.join(repoRoot, 'apps/inference/dist/engine');
 const COLS = 15;
+/** The service's default: one worker per core, leaving one core to the main thread. */
+const WORKERS = Math.max(1, cpus().length - 1);
 
 /** Deterministic, plausible-looking fraud rows (values only need to be finite and varied). */
 function rows(count: number): number[][] {
@@ -199,6 +201,7 @@ async function startService(natsUrl: string, env: Record<string, string>): Promi
       MODEL_REPOSITORY: MODEL_DIR,
       LOG_LEVEL: 'warn',
       PREDICTION_CACHE: 'false',
+      INFERENCE_WORKERS: String(WORKERS),
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -399,8 +402,8 @@ updateDocs(
   'inference',
   `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js --callers ${values.callers} --duration ${durationS}\`
 (closed loop: each caller sends its next request when the last is answered; one fraud-model row per request, prediction cache off;
-${process.env.NATS_URL ? 'NATS at NATS_URL' : 'a private nats-server'}; the service, NATS and the load generator share this ${'2-core'} machine with other work:
-load average ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before the run, ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; raw data in \`bench/results/inference.json\`).
+${process.env.NATS_URL ? 'NATS at NATS_URL' : 'a private nats-server'}; the service (main thread + ${WORKERS} inference worker${WORKERS === 1 ? '' : 's'}), NATS and the load generator share this ${cpus().length}-core machine,
+whose 1/5/15-minute load average was ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before the run and ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; raw data in \`bench/results/inference.json\`).
 
 **The limit**: onnxruntime in the engine's own worker (\`inference-worker.mjs\`, the engine's session options), one batch after another.
 
