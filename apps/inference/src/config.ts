@@ -29,7 +29,7 @@ export const inferenceEnv = defineEnv({
   ...redisEnv,
   ...metricsEnv(9101),
   MODEL_REPOSITORY: {
-    schema: env.string('apps/inference/models'),
+    schema: env.path('apps/inference/models'),
     doc: 'model repository: <repo>/<model>/<version>/model.onnx (+ optional model.json)',
   },
   MODEL_DEFAULT_VERSIONS: {

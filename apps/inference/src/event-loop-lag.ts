@@ -7,7 +7,7 @@ const RESOLUTION_MS = 5;
 let histogram: IntervalHistogram | undefined;
 
 /**
- * Exports `event_loop_lag_seconds{quantile}`: how late the main thread ran a timer since the previous
+ * Exports `event_loop_lag_seconds{stat}`: how late the main thread ran a timer since the previous
  * scrape (p50, p99, max). Node's own histogram records the whole sampling interval; the interval is
  * subtracted here, so an idle loop reads about 0 rather than the resolution. Each scrape starts a new
  * window. The main thread does the NATS I/O and batching, so this is what inference's callers feel.
@@ -21,12 +21,13 @@ export function exportEventLoopLag(): void {
   gauge({
     name: 'event_loop_lag_seconds',
     help: `Main-thread event-loop lag since the previous scrape (timer lateness beyond its ${RESOLUTION_MS} ms interval)`,
-    labelNames: ['quantile'],
+    // `quantile` is reserved for summaries; this is a gauge per statistic.
+    labelNames: ['stat'],
     collect() {
       const seen = h.count > 0;
-      this.set({ quantile: '0.5' }, seen ? excess(h.percentile(50)) : 0);
-      this.set({ quantile: '0.99' }, seen ? excess(h.percentile(99)) : 0);
-      this.set({ quantile: 'max' }, seen ? excess(h.max) : 0);
+      this.set({ stat: 'p50' }, seen ? excess(h.percentile(50)) : 0);
+      this.set({ stat: 'p99' }, seen ? excess(h.percentile(99)) : 0);
+      this.set({ stat: 'max' }, seen ? excess(h.max) : 0);
       h.reset();
     },
   });

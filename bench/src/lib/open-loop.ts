@@ -18,6 +18,12 @@ export interface OpenLoopOptions {
    * stretch before each is still spun).
    */
   sleepWhenIdle?: boolean;
+  /**
+   * Never spin: wake every `tickMs` (or sooner when a request is due) and send everything due.
+   * A send may then leave up to about `tickMs` late; that lateness counts in its latency, so the
+   * numbers stay honest while the load generator leaves the CPU to what it measures.
+   */
+  tickMs?: number;
 }
 
 export interface OpenLoopResult {
@@ -100,7 +106,8 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
       if (next >= total) resolve();
       else {
         const wait = start + (next * 1000) / rate - performance.now();
-        if (options.sleepWhenIdle && wait > SPIN_MS + 1) setTimeout(tick, wait - SPIN_MS);
+        if (options.tickMs !== undefined) setTimeout(tick, Math.max(0, Math.min(wait, options.tickMs)));
+        else if (options.sleepWhenIdle && wait > SPIN_MS + 1) setTimeout(tick, wait - SPIN_MS);
         else setImmediate(tick);
       }
     };

@@ -108,7 +108,7 @@ async function measure(
   cpuOf: Record<string, number>,
 ): Promise<Row> {
   const before = Object.fromEntries(Object.entries(cpuOf).map(([k, pid]) => [k, cpuSeconds(pid)]));
-  const result = await openLoop({ rate, durationS, warmupS: 2, fire });
+  const result = await openLoop({ rate, durationS, warmupS: 2, fire, tickMs: 1 });
   const sent = result.sent + 2 * rate;
   const cpuUsPerReq = Object.fromEntries(
     Object.entries(cpuOf).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]!) * 1e6) / sent]),
@@ -199,7 +199,7 @@ const fmt = (list: Row[]) =>
 updateDocs(
   'decisions',
   `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm --filter @regatta/bench build && node bench/dist/scenarios/decisions.js --rates ${values.rates} --duration ${durationS} --search ${values.search}\`.
-Open loop (latency from each request's due time). The distributed fleet runs one process per service over the
+Open loop (latency from each request's due time; sends paced by a 1 ms timer, so the generator does not spin a core). The distributed fleet runs one process per service over the
 machine's NATS, Redis and Postgres; the load generator, the fleet and those servers share this 2-core machine.
 Decisions vary customer, merchant and amount (no LLM explanation: \`explain: false\`). Raw data: \`bench/results/decisions.json\`.
 

@@ -166,8 +166,8 @@ async function scrape(port: number): Promise<Scrape> {
     rows: metricValue(text, 'inference_rows_total'),
     executions: metricValue(text, 'inference_executions_total'),
     duration,
-    lagP99: metricValue(text, 'event_loop_lag_seconds', 'quantile="0.99"'),
-    lagMax: metricValue(text, 'event_loop_lag_seconds', 'quantile="max"'),
+    lagP99: metricValue(text, 'event_loop_lag_seconds', 'stat="p99"'),
+    lagMax: metricValue(text, 'event_loop_lag_seconds', 'stat="max"'),
   };
 }
 

@@ -38,7 +38,7 @@ async function measure(
   fire: (i: number) => Promise<void>,
 ): Promise<Row> {
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
-  const result = await openLoop({ rate, durationS, warmupS: 1, fire });
+  const result = await openLoop({ rate, durationS, warmupS: 1, fire, tickMs: 1 });
   const sent = result.sent + Math.round(rate); // CPU covers warm-up requests too
   const cpuUsPerReq = Object.fromEntries(
     Object.entries(pids).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]!) * 1e6) / sent]),
@@ -120,7 +120,7 @@ const cpu = (r: Row) =>
 updateDocs(
   'transport',
   `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm --filter @regatta/bench build && node bench/dist/scenarios/transport.js --rates ${values.rates} --duration ${durationS}\`
-(open loop, latency from each request's due time; load generator, NATS and the fleet share this 2-core machine; raw data in \`bench/results/transport.json\`).
+(open loop, latency from each request's due time, sends paced by a 1 ms timer so the generator does not spin a core; load generator, NATS and the fleet share this 2-core machine; raw data in \`bench/results/transport.json\`).
 
 ${table(
   ['path', 'offered/s', 'achieved/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/request'],
