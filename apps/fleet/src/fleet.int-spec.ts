@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FleetProcess, DistributedFleet } from './distributed.js';
+import { fleetUrls } from './testing/urls.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN_KEY = 'rg_fleet_test_admin_key_0123456789abcdef';
@@ -27,7 +28,7 @@ async function call(
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
     ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
   });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 /** Successful fraud predictions a replica has answered, from its /metrics. */
@@ -49,6 +50,7 @@ describe('distributed fleet over real NATS', () => {
 
   beforeAll(async () => {
     fleet = await DistributedFleet.start({
+      ...fleetUrls(),
       replicas: { inference: 2 },
       // One key drives all the load below: its rate limit must not be what the test measures.
       env: {
