@@ -19,7 +19,7 @@ export const featuresEnv = defineEnv({
   ...databaseEnv,
   ...metricsEnv(9102),
   FEAST_REPO_PATH: {
-    schema: env.string('apps/features/feature_repo'),
+    schema: env.path('apps/features/feature_repo'),
     doc: 'Feast feature repository (feature_store.yaml)',
   },
   FEAST_REGISTRY_PATH: {

@@ -62,6 +62,12 @@ describe(startAdminServer.name, () => {
     expect((await fetch(`${base}/ready`)).status).toBe(503); // not ready yet
     health.setReady();
     expect((await fetch(`${base}/ready`)).status).toBe(200);
+    health.add('redis', () => ({ status: 'down', detail: 'connection refused' }));
+    // A dependency down takes the service out of traffic, but it is still alive.
+    expect((await fetch(`${base}/ready`)).status).toBe(503);
+    const alive = await fetch(`${base}/health`);
+    expect(alive.status).toBe(200);
+    expect(await alive.json()).toMatchObject({ status: 'down', checks: { redis: { status: 'down' } } });
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     expect(await metrics.text()).toContain('process_cpu_seconds_total');

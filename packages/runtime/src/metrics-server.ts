@@ -31,7 +31,9 @@ export async function startAdminServer(
       health
         .report()
         .then((report) => {
-          const ok = path === '/health' ? report.status !== 'down' : report.ready;
+          // /health is liveness: the process answers, so it is alive (restarting it would not bring a
+          // dependency back); the body still says what is degraded or down. /ready gates traffic.
+          const ok = path === '/health' ? true : report.ready;
           send(ok ? 200 : 503, 'application/json', JSON.stringify(report));
         })
         .catch(() => send(503, 'application/json', '{"status":"down"}'));
