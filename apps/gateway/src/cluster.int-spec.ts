@@ -15,7 +15,12 @@ function health(port: number): Promise<{ status: number; instance: string }> {
     const req = get({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: 2_000 }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, instance: (JSON.parse(text) as { instance: string }).instance }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          instance: (JSON.parse(text) as { instance: string }).instance,
+        }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
     req.on('error', reject);

@@ -21,26 +21,29 @@ describe(checkGatewayConfig.name, () => {
   });
 
   it('refuses to start in staging or production without an admin key, or with the public one', () => {
-    expect(problems({ ENVIRONMENT: 'production' })).toEqual(['REGATTA_ADMIN_KEY: required when ENVIRONMENT=production']);
+    expect(problems({ ENVIRONMENT: 'production' })).toEqual([
+      'REGATTA_ADMIN_KEY: required when ENVIRONMENT=production',
+    ]);
     expect(problems({ ENVIRONMENT: 'staging', REGATTA_ADMIN_KEY: DEV_ADMIN_KEY })[0]).toContain('public');
     expect(problems({ ENVIRONMENT: 'production', REGATTA_ADMIN_KEY: KEY })).toEqual([]);
   });
 
   it('refuses a short admin key', () => {
-    expect(problems({ REGATTA_ADMIN_KEY: 'short' })).toEqual(['REGATTA_ADMIN_KEY: must be at least 32 characters']);
+    expect(problems({ REGATTA_ADMIN_KEY: 'short' })).toEqual([
+      'REGATTA_ADMIN_KEY: must be at least 32 characters',
+    ]);
   });
 
   it('refuses `*` with credentials and malformed origins', () => {
     expect(problems({ CORS_ORIGINS: '*', CORS_CREDENTIALS: 'true' })).toEqual([
       'CORS_ORIGINS: `*` cannot be used with CORS_CREDENTIALS=true',
     ]);
-    expect(() => loadConfig(gatewayEnv, { CORS_ORIGINS: 'https://ok.example.com, https://bad.example.com/path' })).toThrow(
-      'https://bad.example.com/path',
-    );
-    expect(loadConfig(gatewayEnv, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual([
-      'https://a.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(() =>
+      loadConfig(gatewayEnv, { CORS_ORIGINS: 'https://ok.example.com, https://bad.example.com/path' }),
+    ).toThrow('https://bad.example.com/path');
+    expect(
+      loadConfig(gatewayEnv, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS,
+    ).toEqual(['https://a.example.com', 'http://localhost:5173']);
   });
 
   it('needs Postgres and NATS for several workers', () => {

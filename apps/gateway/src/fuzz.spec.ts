@@ -25,7 +25,8 @@ function prng(seed: number) {
 type Rng = ReturnType<typeof prng>;
 
 const bytes = (rng: Rng, n: number) => Buffer.from(Array.from({ length: n }, () => rng.int(256)));
-const text = (rng: Rng, n: number, alphabet: string) => Array.from({ length: n }, () => alphabet[rng.int(alphabet.length)]).join('');
+const text = (rng: Rng, n: number, alphabet: string) =>
+  Array.from({ length: n }, () => alphabet[rng.int(alphabet.length)]).join('');
 
 function randomJson(rng: Rng, depth = 0): unknown {
   switch (rng.int(depth > 4 ? 5 : 8)) {
@@ -44,8 +45,22 @@ function randomJson(rng: Rng, depth = 0): unknown {
     default: {
       const o: Record<string, unknown> = {};
       for (let i = rng.int(5); i > 0; i--)
-        o[rng.pick(['text', 'n', 'nested', 'flag', 'scopes', 'tenant', 'name', 'burst', 'rate_per_s', 'extra', '', 'constructor'])] =
-          randomJson(rng, depth + 1);
+        o[
+          rng.pick([
+            'text',
+            'n',
+            'nested',
+            'flag',
+            'scopes',
+            'tenant',
+            'name',
+            'burst',
+            'rate_per_s',
+            'extra',
+            '',
+            'constructor',
+          ])
+        ] = randomJson(rng, depth + 1);
       return o;
     }
   }
@@ -66,7 +81,12 @@ function randomBody(rng: Rng): Buffer {
     case 5:
       return Buffer.from(JSON.stringify({ text: 'x'.repeat(5_000) })); // over the body limit
     case 6:
-      return Buffer.from(JSON.stringify({ scopes: [rng.pick(['predict', 'admin:all', 'nope'])], tenant: rng.pick(['acme', 'BAD', '']) }));
+      return Buffer.from(
+        JSON.stringify({
+          scopes: [rng.pick(['predict', 'admin:all', 'nope'])],
+          tenant: rng.pick(['acme', 'BAD', '']),
+        }),
+      );
     default:
       return Buffer.from(JSON.stringify(randomJson(rng)));
   }
@@ -85,11 +105,18 @@ function randomPath(rng: Rng): string {
     case 3:
       return `/v1/probe/slow?ms=${rng.pick(['1', '-1', 'x', '1e9', '', '99999999999999999999'])}&${text(rng, rng.int(10), 'ab=&%')}`;
     case 4:
-      return `/${text(rng, rng.int(60), 'abc/%.._-~!$&\'()*+,;=:@')}`;
+      return `/${text(rng, rng.int(60), "abc/%.._-~!$&'()*+,;=:@")}`;
     case 5:
       return `/v1/${'a/'.repeat(rng.int(2_000))}`;
     case 6:
-      return rng.pick(['/health', '/openapi.json', '/docs', '/metrics', '//v1//probe//echo', '/v1/probe/echo?text=1']);
+      return rng.pick([
+        '/health',
+        '/openapi.json',
+        '/docs',
+        '/metrics',
+        '//v1//probe//echo',
+        '/v1/probe/echo?text=1',
+      ]);
     default:
       return `/${encodeURIComponent(bytes(rng, rng.int(40)).toString('latin1'))}`;
   }
@@ -99,34 +126,81 @@ function randomHeaders(rng: Rng, key: string, body: Buffer): string[] {
   const h: string[] = [];
   const add = (name: string, value: string) => h.push(`${name}: ${value}`);
   if (rng.next() < 0.8)
-    add('content-type', rng.pick(['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/JSON', 'application/json; charset=latin-9', '*/*', ';;;', 'multipart/form-data; boundary=x']));
+    add(
+      'content-type',
+      rng.pick([
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/JSON',
+        'application/json; charset=latin-9',
+        '*/*',
+        ';;;',
+        'multipart/form-data; boundary=x',
+      ]),
+    );
   if (rng.next() < 0.7)
-    add('authorization', rng.pick([`Bearer ${key}`, `Bearer ${TEST_ADMIN_KEY}`, 'Bearer', 'Bearer rg_' + text(rng, 30, 'abc'), 'Basic Zm9vOmJhcg==', `bearer ${key}`, 'x'.repeat(2_000)]));
+    add(
+      'authorization',
+      rng.pick([
+        `Bearer ${key}`,
+        `Bearer ${TEST_ADMIN_KEY}`,
+        'Bearer',
+        'Bearer rg_' + text(rng, 30, 'abc'),
+        'Basic Zm9vOmJhcg==',
+        `bearer ${key}`,
+        'x'.repeat(2_000),
+      ]),
+    );
   if (rng.next() < 0.3) add('x-api-key', rng.pick([key, 'rg_nope', '']));
   if (rng.next() < 0.4) add('x-request-id', rng.pick(['abc', 'a b', text(rng, 200, 'abc-_.'), '']));
   // Valid budgets are generous: a budget a handler cannot meet is a legitimate 504, not a fuzz finding.
-  if (rng.next() < 0.4) add('x-request-timeout-ms', rng.pick(['5000', '0', '-1', 'NaN', '1e3', '', '99999999999', ' 2000', '2000, 3000']));
-  if (rng.next() < 0.2) add('origin', rng.pick(['https://app.example.com', 'null', 'https://evil.example.com']));
+  if (rng.next() < 0.4)
+    add(
+      'x-request-timeout-ms',
+      rng.pick(['5000', '0', '-1', 'NaN', '1e3', '', '99999999999', ' 2000', '2000, 3000']),
+    );
+  if (rng.next() < 0.2)
+    add('origin', rng.pick(['https://app.example.com', 'null', 'https://evil.example.com']));
   if (rng.next() < 0.1) add(text(rng, 1 + rng.int(20), 'abcXYZ-_'), text(rng, rng.int(50), 'abc \t!~'));
   if (rng.next() < 0.05) h.push(`bad header\u0001: ${text(rng, 5, 'ab')}`);
   if (rng.next() < 0.05) add('x-big', 'y'.repeat(20_000));
   const te = rng.next() < 0.1;
   if (te) add('transfer-encoding', 'chunked');
-  else add('content-length', String(rng.next() < 0.9 ? body.length : Math.max(0, body.length - 1 - rng.int(5))));
+  else
+    add('content-length', String(rng.next() < 0.9 ? body.length : Math.max(0, body.length - 1 - rng.int(5))));
   if (rng.next() < 0.05) add('content-length', '5');
   add('connection', 'close');
   return h;
 }
 
 function randomRequest(rng: Rng, key: string): Buffer {
-  const method = rng.pick(['GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'BREW', 'G E T']);
+  const method = rng.pick([
+    'GET',
+    'POST',
+    'POST',
+    'POST',
+    'PUT',
+    'DELETE',
+    'PATCH',
+    'OPTIONS',
+    'HEAD',
+    'BREW',
+    'G E T',
+  ]);
   const body = randomBody(rng);
   const headers = randomHeaders(rng, key, body);
   const version = rng.next() < 0.97 ? 'HTTP/1.1' : rng.pick(['HTTP/1.0', 'HTTP/9.9', 'HTTX']);
   const head = `${method} ${randomPath(rng)} ${version}\r\nhost: localhost\r\n${headers.join('\r\n')}\r\n\r\n`;
   const chunked = headers.includes('transfer-encoding: chunked');
   const payload = chunked
-    ? Buffer.from(rng.next() < 0.5 ? `${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n` : `zz\r\n${body.toString('latin1')}\r\n`, 'latin1')
+    ? Buffer.from(
+        rng.next() < 0.5
+          ? `${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`
+          : `zz\r\n${body.toString('latin1')}\r\n`,
+        'latin1',
+      )
     : body;
   return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
 }
@@ -137,7 +211,10 @@ function randomRequest(rng: Rng, key: string): Buffer {
  * after a while, for requests the server still waits on (an incomplete chunked body): closing at
  * once would make Node abort requests whose answer is not ready yet.
  */
-function send(port: number, request: Buffer): Promise<{ status: number | undefined; raw: string; head: string; body: string }> {
+function send(
+  port: number,
+  request: Buffer,
+): Promise<{ status: number | undefined; raw: string; head: string; body: string }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = net.connect(port, '127.0.0.1');
@@ -192,7 +269,12 @@ describe('fuzzing the edge', () => {
     gw = await startTestGateway({
       bus,
       controllers: [ProbeController],
-      env: { BODY_LIMIT_BYTES: '4096', MAX_IN_FLIGHT: '10000', RATE_LIMIT_PER_S: '1000000', RATE_LIMIT_BURST: '1000000' },
+      env: {
+        BODY_LIMIT_BYTES: '4096',
+        MAX_IN_FLIGHT: '10000',
+        RATE_LIMIT_PER_S: '1000000',
+        RATE_LIMIT_BURST: '1000000',
+      },
     });
     port = gw.gateway.port;
     key = (await gw.createKey({ tenant: 'acme', scopes: ['predict', 'admin'] })).key;
@@ -213,10 +295,18 @@ describe('fuzzing the edge', () => {
         const { status, raw, head, body } = await send(port, request);
         statuses.set(status ?? 'none', (statuses.get(status ?? 'none') ?? 0) + 1);
         const isJson = /\r\ncontent-type: application\/json/i.test(head);
-        if (status !== undefined && !/\r\nx-response-time-ms: /i.test(head)) failures.push(`no x-response-time-ms on ${head}`);
+        if (status !== undefined && !/\r\nx-response-time-ms: /i.test(head))
+          failures.push(`no x-response-time-ms on ${head}`);
         if (status === undefined || status >= 500) {
-          failures.push(`${status ?? 'no response'} for ${request.subarray(0, 300).toString('latin1')}\n-> ${raw.slice(0, 300)}`);
-        } else if (status >= 400 && isJson && !request.subarray(0, 5).equals(Buffer.from('HEAD ')) && !uniform(body)) {
+          failures.push(
+            `${status ?? 'no response'} for ${request.subarray(0, 300).toString('latin1')}\n-> ${raw.slice(0, 300)}`,
+          );
+        } else if (
+          status >= 400 &&
+          isJson &&
+          !request.subarray(0, 5).equals(Buffer.from('HEAD ')) &&
+          !uniform(body)
+        ) {
           failures.push(`non-uniform ${status} body ${body.slice(0, 200)}`);
         }
       }

@@ -8,7 +8,11 @@ import { TEST_ADMIN_KEY } from './testing/harness.js';
 import { ProbeController, serveProbe } from './testing/probe.js';
 import { SHARED } from './testing/servers.js';
 
-async function call(gateway: RunningGateway, path: string, init: { key?: string; body?: unknown; method?: string } = {}) {
+async function call(
+  gateway: RunningGateway,
+  path: string,
+  init: { key?: string; body?: unknown; method?: string } = {},
+) {
   const res = await fetch(`${gateway.url}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
@@ -59,15 +63,22 @@ describe('gateway on Postgres and Redis', () => {
     expect(created.status).toBe(201);
     const key = created.body.key as string;
     const statuses = [];
-    for (const gateway of [one, two, one, two]) statuses.push((await call(gateway, '/v1/probe/echo', { key, body: { text: 'x' } })).status);
+    for (const gateway of [one, two, one, two])
+      statuses.push((await call(gateway, '/v1/probe/echo', { key, body: { text: 'x' } })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
 
   it('stops accepting a revoked key on the replica that revoked it at once', async () => {
-    const created = await call(two, '/v1/admin/keys', { key: TEST_ADMIN_KEY, body: { tenant: 'acme', scopes: ['predict'] } });
+    const created = await call(two, '/v1/admin/keys', {
+      key: TEST_ADMIN_KEY,
+      body: { tenant: 'acme', scopes: ['predict'] },
+    });
     const key = created.body.key as string;
     expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(200);
-    const revoked = await call(two, `/v1/admin/keys/${created.body.id as string}`, { key: TEST_ADMIN_KEY, method: 'DELETE' });
+    const revoked = await call(two, `/v1/admin/keys/${created.body.id as string}`, {
+      key: TEST_ADMIN_KEY,
+      method: 'DELETE',
+    });
     expect(revoked.body.revoked_at).toEqual(expect.any(String));
     expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(401);
   });

@@ -21,7 +21,12 @@ function expectError(res: TestResponse, status: number, code: string): HttpError
 }
 
 /** A raw HTTP/1.1 request, for what fetch refuses to send (a lying Content-Length, chunked uploads). */
-function rawPost(url: string, path: string, headers: Record<string, string>, chunks: string[]): Promise<TestResponse> {
+function rawPost(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  chunks: string[],
+): Promise<TestResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${url}${path}`, { method: 'POST', headers }, (res) => {
       let text = '';
@@ -34,7 +39,12 @@ function rawPost(url: string, path: string, headers: Record<string, string>, chu
         } catch {
           body = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), text, body });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: new Headers(res.headers as Record<string, string>),
+          text,
+          body,
+        });
       });
     });
     req.on('error', reject);
@@ -53,7 +63,11 @@ describe('gateway edge', () => {
     gw = await startTestGateway({
       bus,
       controllers: [ProbeController],
-      env: { CORS_ORIGINS: 'https://app.example.com', BODY_LIMIT_BYTES: '2048', METRICS_TOKEN: 'metrics-secret' },
+      env: {
+        CORS_ORIGINS: 'https://app.example.com',
+        BODY_LIMIT_BYTES: '2048',
+        METRICS_TOKEN: 'metrics-secret',
+      },
     });
     predictKey = (await gw.createKey({ tenant: 'acme', scopes: ['predict'] })).key;
   });
@@ -74,9 +88,11 @@ describe('gateway edge', () => {
     });
 
     it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {
-      expect((await gw.request('/health', { headers: { 'x-request-id': 'trace-42.a' } })).headers.get('x-request-id')).toBe(
-        'trace-42.a',
-      );
+      expect(
+        (await gw.request('/health', { headers: { 'x-request-id': 'trace-42.a' } })).headers.get(
+          'x-request-id',
+        ),
+      ).toBe('trace-42.a');
       const bad = await gw.request('/health', { headers: { 'x-request-id': 'no spaces <allowed>' } });
       expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
@@ -94,27 +110,45 @@ describe('gateway edge', () => {
 
   describe('authentication', () => {
     it('refuses a request without a key with 401 and the uniform body', async () => {
-      const err = expectError(await gw.request('/v1/probe/echo', { body: { text: 'hi' } }), 401, 'UNAUTHENTICATED');
+      const err = expectError(
+        await gw.request('/v1/probe/echo', { body: { text: 'hi' } }),
+        401,
+        'UNAUTHENTICATED',
+      );
       expect(err.message).toContain('Authorization: Bearer');
     });
 
     it('refuses an unknown key and a malformed Authorization header', async () => {
-      expectError(await gw.request('/v1/probe/echo', { key: 'rg_not_a_real_key', body: { text: 'hi' } }), 401, 'UNAUTHENTICATED');
       expectError(
-        await gw.request('/v1/probe/echo', { headers: { authorization: 'Basic Zm9vOmJhcg==' }, body: { text: 'hi' } }),
+        await gw.request('/v1/probe/echo', { key: 'rg_not_a_real_key', body: { text: 'hi' } }),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await gw.request('/v1/probe/echo', {
+          headers: { authorization: 'Basic Zm9vOmJhcg==' },
+          body: { text: 'hi' },
+        }),
         401,
         'UNAUTHENTICATED',
       );
     });
 
     it('accepts the key in X-Api-Key too', async () => {
-      const res = await gw.request('/v1/probe/echo', { headers: { 'x-api-key': predictKey }, body: { text: 'hi' } });
+      const res = await gw.request('/v1/probe/echo', {
+        headers: { 'x-api-key': predictKey },
+        body: { text: 'hi' },
+      });
       expect(res.status).toBe(200);
     });
 
     it('answers 403 when the key lacks the route scope', async () => {
       const { key } = await gw.createKey({ tenant: 'acme', scopes: ['chat'] });
-      const err = expectError(await gw.request('/v1/probe/echo', { key, body: { text: 'hi' } }), 403, 'PERMISSION_DENIED');
+      const err = expectError(
+        await gw.request('/v1/probe/echo', { key, body: { text: 'hi' } }),
+        403,
+        'PERMISSION_DENIED',
+      );
       expect(err.message).toContain('predict');
       expectError(await gw.request('/v1/admin/keys', { key }), 403, 'PERMISSION_DENIED');
     });
@@ -127,7 +161,9 @@ describe('gateway edge', () => {
     it('stops accepting a revoked key at once', async () => {
       const { id, key } = await gw.createKey({ tenant: 'acme', scopes: ['predict'] });
       expect((await gw.request('/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(200);
-      expect((await gw.request(`/v1/admin/keys/${id}`, { method: 'DELETE', key: TEST_ADMIN_KEY })).status).toBe(200);
+      expect(
+        (await gw.request(`/v1/admin/keys/${id}`, { method: 'DELETE', key: TEST_ADMIN_KEY })).status,
+      ).toBe(200);
       expectError(await gw.request('/v1/probe/echo', { key, body: { text: 'x' } }), 401, 'UNAUTHENTICATED');
     });
   });
@@ -142,10 +178,22 @@ describe('gateway edge', () => {
     });
 
     it("answers 404 for another tenant's key, as for a missing one", async () => {
-      const err = expectError(await gw.request(`/v1/admin/keys/${globexKeyId}`, { key: acmeAdmin }), 404, 'NOT_FOUND');
+      const err = expectError(
+        await gw.request(`/v1/admin/keys/${globexKeyId}`, { key: acmeAdmin }),
+        404,
+        'NOT_FOUND',
+      );
       expect(err.message).toBe(`no API key ${globexKeyId}`);
-      expectError(await gw.request(`/v1/admin/keys/${globexKeyId}`, { method: 'DELETE', key: acmeAdmin }), 404, 'NOT_FOUND');
-      expectError(await gw.request('/v1/admin/keys/key_0000000000000000', { key: acmeAdmin }), 404, 'NOT_FOUND');
+      expectError(
+        await gw.request(`/v1/admin/keys/${globexKeyId}`, { method: 'DELETE', key: acmeAdmin }),
+        404,
+        'NOT_FOUND',
+      );
+      expectError(
+        await gw.request('/v1/admin/keys/key_0000000000000000', { key: acmeAdmin }),
+        404,
+        'NOT_FOUND',
+      );
       // Still valid: the failed revoke did nothing.
       expect(gw.store.rows.get(globexKeyId)?.revokedAt).toBeNull();
     });
@@ -155,7 +203,11 @@ describe('gateway edge', () => {
       const keys = (res.body as { keys: { tenant: string }[] }).keys;
       expect(keys.length).toBeGreaterThan(0);
       expect(new Set(keys.map((k) => k.tenant))).toEqual(new Set(['acme']));
-      expectError(await gw.request('/v1/admin/keys?tenant=globex', { key: acmeAdmin }), 403, 'PERMISSION_DENIED');
+      expectError(
+        await gw.request('/v1/admin/keys?tenant=globex', { key: acmeAdmin }),
+        403,
+        'PERMISSION_DENIED',
+      );
     });
 
     it('lets an admin:all key see every tenant', async () => {
@@ -166,7 +218,10 @@ describe('gateway edge', () => {
 
     it('refuses to create keys for another tenant or with scopes the admin lacks', async () => {
       expectError(
-        await gw.request('/v1/admin/keys', { key: acmeAdmin, body: { tenant: 'globex', scopes: ['predict'] } }),
+        await gw.request('/v1/admin/keys', {
+          key: acmeAdmin,
+          body: { tenant: 'globex', scopes: ['predict'] },
+        }),
         403,
         'PERMISSION_DENIED',
       );
@@ -193,7 +248,11 @@ describe('gateway edge', () => {
       const res = await rawPost(
         gw.url,
         '/v1/probe/echo',
-        { authorization: `Bearer ${predictKey}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        {
+          authorization: `Bearer ${predictKey}`,
+          'content-type': 'application/json',
+          'transfer-encoding': 'chunked',
+        },
         ['{"text":"', 'y'.repeat(1500), 'y'.repeat(1500), '"}'],
       );
       expectError(res, 413, 'PAYLOAD_TOO_LARGE');
@@ -201,7 +260,11 @@ describe('gateway edge', () => {
 
     it('answers malformed JSON with 400 and says what is wrong', async () => {
       const err = expectError(
-        await gw.request('/v1/probe/echo', { key: predictKey, raw: '{"text": "hi",}', headers: { 'content-type': 'application/json' } }),
+        await gw.request('/v1/probe/echo', {
+          key: predictKey,
+          raw: '{"text": "hi",}',
+          headers: { 'content-type': 'application/json' },
+        }),
         400,
         'INVALID_ARGUMENT',
       );
@@ -210,7 +273,11 @@ describe('gateway edge', () => {
 
     it('answers an empty JSON body with 400', async () => {
       const err = expectError(
-        await gw.request('/v1/probe/echo', { key: predictKey, raw: '', headers: { 'content-type': 'application/json' } }),
+        await gw.request('/v1/probe/echo', {
+          key: predictKey,
+          raw: '',
+          headers: { 'content-type': 'application/json' },
+        }),
         400,
         'INVALID_ARGUMENT',
       );
@@ -218,10 +285,17 @@ describe('gateway edge', () => {
     });
 
     it('rejects unknown properties, nested ones too', async () => {
-      const top = expectError(await gw.request('/v1/probe/echo', { key: predictKey, body: { text: 'a', txet: 'b' } }), 400, 'INVALID_ARGUMENT');
+      const top = expectError(
+        await gw.request('/v1/probe/echo', { key: predictKey, body: { text: 'a', txet: 'b' } }),
+        400,
+        'INVALID_ARGUMENT',
+      );
       expect(top.message).toBe('body: unknown property "txet"');
       const nested = expectError(
-        await gw.request('/v1/probe/echo', { key: predictKey, body: { text: 'a', nested: { flag: true, extra: 1 } } }),
+        await gw.request('/v1/probe/echo', {
+          key: predictKey,
+          body: { text: 'a', nested: { flag: true, extra: 1 } },
+        }),
         400,
         'INVALID_ARGUMENT',
       );
@@ -229,17 +303,33 @@ describe('gateway edge', () => {
     });
 
     it('names the field of a type error and does not coerce body types', async () => {
-      const err = expectError(await gw.request('/v1/probe/echo', { key: predictKey, body: { text: 'a', n: '3' } }), 400, 'INVALID_ARGUMENT');
+      const err = expectError(
+        await gw.request('/v1/probe/echo', { key: predictKey, body: { text: 'a', n: '3' } }),
+        400,
+        'INVALID_ARGUMENT',
+      );
       expect(err.message).toBe('body.n: must be integer');
       expect(
-        expectError(await gw.request('/v1/probe/echo', { key: predictKey, body: {} }), 400, 'INVALID_ARGUMENT').message,
+        expectError(
+          await gw.request('/v1/probe/echo', { key: predictKey, body: {} }),
+          400,
+          'INVALID_ARGUMENT',
+        ).message,
       ).toBe('body: missing required property "text"');
     });
 
     it('answers another content type with 415', async () => {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      for (const type of [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+      ]) {
         const err = expectError(
-          await gw.request('/v1/probe/echo', { key: predictKey, raw: 'text=hi', headers: { 'content-type': type } }),
+          await gw.request('/v1/probe/echo', {
+            key: predictKey,
+            raw: 'text=hi',
+            headers: { 'content-type': type },
+          }),
           415,
           'INVALID_ARGUMENT',
         );
@@ -313,7 +403,10 @@ describe('gateway edge', () => {
     });
 
     it('lets an allowed origin read errors and the edge headers', async () => {
-      const res = await gw.request('/v1/probe/echo', { body: { text: 'x' }, headers: { origin: 'https://app.example.com' } });
+      const res = await gw.request('/v1/probe/echo', {
+        body: { text: 'x' },
+        headers: { origin: 'https://app.example.com' },
+      });
       expect(res.status).toBe(401);
       expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
       expect(res.headers.get('access-control-expose-headers')).toContain('x-request-id');
@@ -337,7 +430,19 @@ describe('gateway edge', () => {
       expect(res.status).toBe(200);
       const doc = res.body as {
         openapi: string;
-        paths: Record<string, Record<string, { security: unknown; requestBody?: { content: Record<string, { schema: { additionalProperties?: unknown; properties?: object } }> }; responses: Record<string, unknown> }>>;
+        paths: Record<
+          string,
+          Record<
+            string,
+            {
+              security: unknown;
+              requestBody?: {
+                content: Record<string, { schema: { additionalProperties?: unknown; properties?: object } }>;
+              };
+              responses: Record<string, unknown>;
+            }
+          >
+        >;
       };
       expect(doc.openapi).toBe('3.1.0');
       const create = doc.paths['/v1/admin/keys']!.post!;
@@ -345,7 +450,9 @@ describe('gateway edge', () => {
       const schema = create.requestBody!.content['application/json']!.schema;
       expect(schema.additionalProperties).toBe(false);
       expect(Object.keys(schema.properties!)).toContain('scopes');
-      expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '401', '403', '413', '429']));
+      expect(Object.keys(create.responses)).toEqual(
+        expect.arrayContaining(['201', '401', '403', '413', '429']),
+      );
       expect(doc.paths['/v1/admin/keys/{id}']!.delete).toBeDefined();
       expect(doc.paths['/health']!.get!.security).toEqual([]);
     });

@@ -19,7 +19,11 @@ try {
 const log = configureLogging({ level: config.LOG_LEVEL });
 
 if (cluster.isPrimary && config.GATEWAY_WORKERS > 1) {
-  runClusterPrimary({ workers: config.GATEWAY_WORKERS, log, shutdownTimeoutMs: config.SHUTDOWN_GRACE_MS + 5_000 });
+  runClusterPrimary({
+    workers: config.GATEWAY_WORKERS,
+    log,
+    shutdownTimeoutMs: config.SHUTDOWN_GRACE_MS + 5_000,
+  });
 } else {
   const workerIndex = Number(process.env[WORKER_INDEX_ENV] ?? 0);
   startTracing({ serviceName: GATEWAY_SERVICE, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });

@@ -47,7 +47,8 @@ describe('RegattaClient against the embedded fleet', () => {
     const admin = new RegattaClient({ baseUrl: fleet.url, apiKey: ADMIN_KEY });
     const scopes = ['decisions:write', 'decisions:read', 'predict', 'features:read', 'chat'];
     const keyOf = async (tenant: string) =>
-      (await admin.call<{ key: string }>('POST', '/v1/admin/keys', { tenant, scopes, name: 'client test' })).key;
+      (await admin.call<{ key: string }>('POST', '/v1/admin/keys', { tenant, scopes, name: 'client test' }))
+        .key;
     acme = new RegattaClient({ baseUrl: fleet.url, apiKey: await keyOf('acme'), timeoutMs: 5_000 });
     anonymous = new RegattaClient({ baseUrl: fleet.url });
   }, 120_000);
@@ -94,16 +95,24 @@ describe('RegattaClient against the embedded fleet', () => {
 
   it('chatStream', async () => {
     const chunks = [];
-    for await (const chunk of acme.chatStream({ model: 'mock-gpt', messages: [{ role: 'user', content: 'stream please' }] }))
+    for await (const chunk of acme.chatStream({
+      model: 'mock-gpt',
+      messages: [{ role: 'user', content: 'stream please' }],
+    }))
       chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(1);
   });
 
   it('reports a scope the key lacks as PERMISSION_DENIED', async () => {
     const admin = new RegattaClient({ baseUrl: fleet.url, apiKey: ADMIN_KEY });
-    const { key } = await admin.call<{ key: string }>('POST', '/v1/admin/keys', { tenant: 'acme', scopes: ['predict'] });
+    const { key } = await admin.call<{ key: string }>('POST', '/v1/admin/keys', {
+      tenant: 'acme',
+      scopes: ['predict'],
+    });
     const limited = new RegattaClient({ baseUrl: fleet.url, apiKey: key });
-    const err = await failure(limited.chat({ model: 'mock-gpt', messages: [{ role: 'user', content: 'x' }] }));
+    const err = await failure(
+      limited.chat({ model: 'mock-gpt', messages: [{ role: 'user', content: 'x' }] }),
+    );
     expect(err).toMatchObject({ code: 'PERMISSION_DENIED', status: 403 });
   });
 });

@@ -9,7 +9,10 @@ interface Seen {
 }
 
 /** A fetch that records calls and answers with `respond`. */
-function fakeFetch(respond: (url: string, init: RequestInit) => Response | Promise<Response>): { fetch: typeof fetch; seen: Seen[] } {
+function fakeFetch(respond: (url: string, init: RequestInit) => Response | Promise<Response>): {
+  fetch: typeof fetch;
+  seen: Seen[];
+} {
   const seen: Seen[] = [];
   const fn = (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -46,8 +49,15 @@ async function failure(p: Promise<unknown>): Promise<RegattaApiError> {
 describe(RegattaClient.name, () => {
   describe('calls', () => {
     it('sends the key, the JSON body, the budget and the request id', async () => {
-      const { fetch, seen } = fakeFetch(() => json({ model: 'fraud', version: '1', outputs: {}, cache_hits: 0 }));
-      const client = new RegattaClient({ baseUrl: 'http://gw.test/', apiKey: 'rg_key', timeoutMs: 800, fetch });
+      const { fetch, seen } = fakeFetch(() =>
+        json({ model: 'fraud', version: '1', outputs: {}, cache_hits: 0 }),
+      );
+      const client = new RegattaClient({
+        baseUrl: 'http://gw.test/',
+        apiKey: 'rg_key',
+        timeoutMs: 800,
+        fetch,
+      });
       const reply = await client.predict('fraud model', { rows: [[1, 2]] }, { requestId: 'req-1' });
       expect(reply.model).toBe('fraud');
       const { url, init } = seen[0]!;
@@ -85,10 +95,20 @@ describe(RegattaClient.name, () => {
   describe('errors', () => {
     it('turns the uniform error body into a typed error', async () => {
       const { fetch } = fakeFetch(() =>
-        json({ error: { code: 'RESOURCE_EXHAUSTED', message: 'rate limit reached', request_id: 'abc' } }, 429, { 'retry-after': '3' }),
+        json(
+          { error: { code: 'RESOURCE_EXHAUSTED', message: 'rate limit reached', request_id: 'abc' } },
+          429,
+          { 'retry-after': '3' },
+        ),
       );
       const err = await failure(new RegattaClient({ baseUrl: 'http://gw.test', fetch }).health());
-      expect(err).toMatchObject({ code: 'RESOURCE_EXHAUSTED', status: 429, requestId: 'abc', retryAfterS: 3, message: 'rate limit reached' });
+      expect(err).toMatchObject({
+        code: 'RESOURCE_EXHAUSTED',
+        status: 429,
+        requestId: 'abc',
+        retryAfterS: 3,
+        message: 'rate limit reached',
+      });
       expect(err.retryable).toBe(true);
     });
 
@@ -114,7 +134,9 @@ describe(RegattaClient.name, () => {
           init.signal!.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
         })) as unknown as typeof globalThis.fetch;
       const controller = new AbortController();
-      const pending = new RegattaClient({ baseUrl: 'http://gw.test', fetch }).health({ signal: controller.signal });
+      const pending = new RegattaClient({ baseUrl: 'http://gw.test', fetch }).health({
+        signal: controller.signal,
+      });
       controller.abort();
       expect((await failure(pending)).code).toBe('ABORTED');
     });
@@ -125,7 +147,9 @@ describe(RegattaClient.name, () => {
           init.signal!.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
         })) as unknown as typeof globalThis.fetch;
       const started = Date.now();
-      const err = await failure(new RegattaClient({ baseUrl: 'http://gw.test', fetch }).health({ timeoutMs: 50 }));
+      const err = await failure(
+        new RegattaClient({ baseUrl: 'http://gw.test', fetch }).health({ timeoutMs: 50 }),
+      );
       expect(err.code).toBe('DEADLINE_EXCEEDED');
       expect(Date.now() - started).toBeGreaterThanOrEqual(50);
     });
@@ -133,16 +157,29 @@ describe(RegattaClient.name, () => {
 
   describe('chatStream', () => {
     const sse = (pieces: string[]) =>
-      fakeFetch(() => new Response(streamOf(pieces), { status: 200, headers: { 'content-type': 'text/event-stream', 'x-request-id': 's1' } }));
+      fakeFetch(
+        () =>
+          new Response(streamOf(pieces), {
+            status: 200,
+            headers: { 'content-type': 'text/event-stream', 'x-request-id': 's1' },
+          }),
+      );
 
     it('yields the chunks however the bytes are split, until [DONE]', async () => {
-      const text = 'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\ndata: {"choices":[{"delta":{"content":"lo"}}]}\r\n\r\ndata: [DONE]\n\n';
+      const text =
+        'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\ndata: {"choices":[{"delta":{"content":"lo"}}]}\r\n\r\ndata: [DONE]\n\n';
       const pieces = text.match(/.{1,7}/gs)!;
       const { fetch, seen } = sse(pieces);
       const chunks = [];
-      for await (const c of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({ model: 'm', messages: [] }))
+      for await (const c of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({
+        model: 'm',
+        messages: [],
+      }))
         chunks.push(c);
-      expect(chunks).toEqual([{ choices: [{ delta: { content: 'Hel' } }] }, { choices: [{ delta: { content: 'lo' } }] }]);
+      expect(chunks).toEqual([
+        { choices: [{ delta: { content: 'Hel' } }] },
+        { choices: [{ delta: { content: 'lo' } }] },
+      ]);
       expect(JSON.parse(seen[0]!.init.body as string)).toMatchObject({ stream: true });
       expect(seen[0]!.init.headers).toMatchObject({ accept: 'text/event-stream' });
     });
@@ -155,7 +192,10 @@ describe(RegattaClient.name, () => {
       const chunks: unknown[] = [];
       const err = await failure(
         (async () => {
-          for await (const c of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({ model: 'm', messages: [] }))
+          for await (const c of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({
+            model: 'm',
+            messages: [],
+          }))
             chunks.push(c);
         })(),
       );
@@ -167,7 +207,10 @@ describe(RegattaClient.name, () => {
       const { fetch } = sse(['data: {"choices":[]}\n\n']);
       const err = await failure(
         (async () => {
-          for await (const _ of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({ model: 'm', messages: [] }))
+          for await (const _ of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({
+            model: 'm',
+            messages: [],
+          }))
             void _;
         })(),
       );
@@ -175,10 +218,15 @@ describe(RegattaClient.name, () => {
     });
 
     it('answers a refused stream with the typed error before any chunk', async () => {
-      const { fetch } = fakeFetch(() => json({ error: { code: 'PERMISSION_DENIED', message: 'needs chat', request_id: 'x' } }, 403));
+      const { fetch } = fakeFetch(() =>
+        json({ error: { code: 'PERMISSION_DENIED', message: 'needs chat', request_id: 'x' } }, 403),
+      );
       const err = await failure(
         (async () => {
-          for await (const _ of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({ model: 'm', messages: [] }))
+          for await (const _ of new RegattaClient({ baseUrl: 'http://gw.test', fetch }).chatStream({
+            model: 'm',
+            messages: [],
+          }))
             void _;
         })(),
       );
@@ -190,7 +238,9 @@ describe(RegattaClient.name, () => {
 describe(readEventStream.name, () => {
   it('joins multi-line data, skips comments, names events and drops an event cut off by the end', async () => {
     const events = [];
-    for await (const e of readEventStream(streamOf([': keep-alive\n', 'event: note\ndata: a\ndata: b\n\n', 'data:c\n\n', 'data: tail'])))
+    for await (const e of readEventStream(
+      streamOf([': keep-alive\n', 'event: note\ndata: a\ndata: b\n\n', 'data:c\n\n', 'data: tail']),
+    ))
       events.push(e);
     expect(events).toEqual([
       { event: 'note', data: 'a\nb' },

@@ -87,8 +87,17 @@ export class RegattaClient {
    * `POST /v1/chat/completions` with `stream: true`: the completion's chunks as they are made.
    * Breaking out of the loop (or aborting `signal`) stops the stream and the upstream call.
    */
-  async *chatStream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatCompletionChunk> {
-    const { res, done } = await this.send('POST', '/v1/chat/completions', { ...request, stream: true }, options, false);
+  async *chatStream(
+    request: ChatCompletionRequest,
+    options?: CallOptions,
+  ): AsyncGenerator<ChatCompletionChunk> {
+    const { res, done } = await this.send(
+      'POST',
+      '/v1/chat/completions',
+      { ...request, stream: true },
+      options,
+      false,
+    );
     const requestId = res.headers.get('x-request-id') ?? undefined;
     try {
       if (!res.body) throw new RegattaApiError('INTERNAL', 'the stream has no body', res.status, requestId);
@@ -101,7 +110,12 @@ export class RegattaClient {
         yield JSON.parse(event.data) as ChatCompletionChunk;
       }
       // The connection ended without [DONE]: the answer is incomplete.
-      throw new RegattaApiError('UNAVAILABLE', 'the stream ended before it was complete', res.status, requestId);
+      throw new RegattaApiError(
+        'UNAVAILABLE',
+        'the stream ended before it was complete',
+        res.status,
+        requestId,
+      );
     } catch (err) {
       throw asApiError(err, requestId);
     } finally {
@@ -133,7 +147,10 @@ export class RegattaClient {
     options: CallOptions = {},
     json: boolean,
   ): Promise<{ res: Response; done: () => void }> {
-    const headers: Record<string, string> = { accept: json ? 'application/json' : 'text/event-stream', ...this.options.headers };
+    const headers: Record<string, string> = {
+      accept: json ? 'application/json' : 'text/event-stream',
+      ...this.options.headers,
+    };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (options.requestId) headers['x-request-id'] = options.requestId;
@@ -150,7 +167,10 @@ export class RegattaClient {
       timeoutMs === undefined
         ? undefined
         : setTimeout(
-            () => controller.abort(new RegattaApiError('DEADLINE_EXCEEDED', `no answer within ${timeoutMs} ms`, 0)),
+            () =>
+              controller.abort(
+                new RegattaApiError('DEADLINE_EXCEEDED', `no answer within ${timeoutMs} ms`, 0),
+              ),
             timeoutMs + CLIENT_GRACE_MS,
           );
     const done = () => {
@@ -183,9 +203,15 @@ export class RegattaClient {
 
 function errorOfEvent(data: string, status: number, requestId: string | undefined): RegattaApiError {
   try {
-    const e = (JSON.parse(data) as { error?: { code?: string; message?: string; request_id?: string } }).error;
+    const e = (JSON.parse(data) as { error?: { code?: string; message?: string; request_id?: string } })
+      .error;
     if (e?.code && e.message)
-      return new RegattaApiError(e.code as RegattaApiError['code'], e.message, status, e.request_id ?? requestId);
+      return new RegattaApiError(
+        e.code as RegattaApiError['code'],
+        e.message,
+        status,
+        e.request_id ?? requestId,
+      );
   } catch {
     // fall through
   }
@@ -197,11 +223,29 @@ function asApiError(err: unknown, requestId: string | undefined): RegattaApiErro
   if (err instanceof RegattaApiError) return err;
   const name = (err as { name?: unknown } | null)?.name;
   if (name === 'AbortError' || name === 'TimeoutError')
-    return new RegattaApiError('ABORTED', 'the call was aborted', 0, requestId, undefined, undefined, { cause: err });
+    return new RegattaApiError('ABORTED', 'the call was aborted', 0, requestId, undefined, undefined, {
+      cause: err,
+    });
   if (err instanceof SyntaxError)
-    return new RegattaApiError('INTERNAL', `the answer is not valid JSON: ${err.message}`, 0, requestId, undefined, undefined, { cause: err });
+    return new RegattaApiError(
+      'INTERNAL',
+      `the answer is not valid JSON: ${err.message}`,
+      0,
+      requestId,
+      undefined,
+      undefined,
+      { cause: err },
+    );
   const message = err instanceof Error ? err.message : String(err);
-  return new RegattaApiError('NETWORK', `the gateway could not be reached: ${message}`, 0, requestId, undefined, undefined, {
-    cause: err,
-  });
+  return new RegattaApiError(
+    'NETWORK',
+    `the gateway could not be reached: ${message}`,
+    0,
+    requestId,
+    undefined,
+    undefined,
+    {
+      cause: err,
+    },
+  );
 }

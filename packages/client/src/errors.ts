@@ -18,7 +18,12 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-const RETRYABLE: ReadonlySet<ApiErrorCode> = new Set(['UNAVAILABLE', 'OVERLOADED', 'RESOURCE_EXHAUSTED', 'NETWORK']);
+const RETRYABLE: ReadonlySet<ApiErrorCode> = new Set([
+  'UNAVAILABLE',
+  'OVERLOADED',
+  'RESOURCE_EXHAUSTED',
+  'NETWORK',
+]);
 
 /** An error of a Regatta API call: the gateway's `{error: {code, message, request_id}}`, typed. */
 export class RegattaApiError extends Error {
@@ -72,7 +77,8 @@ interface ErrorBody {
 export function parseErrorBody(text: string): ErrorBody | undefined {
   try {
     const parsed = (JSON.parse(text) as { error?: Partial<ErrorBody> } | null)?.error;
-    if (parsed && typeof parsed.code === 'string' && typeof parsed.message === 'string') return parsed as ErrorBody;
+    if (parsed && typeof parsed.code === 'string' && typeof parsed.message === 'string')
+      return parsed as ErrorBody;
   } catch {
     // not JSON
   }

@@ -25,7 +25,9 @@ export async function* readEventStream(body: ReadableStream<Uint8Array>): AsyncG
         // A CR ending the chunk may be the first half of a CRLF: wait for the next chunk.
         if (!done && newline === buffer.length - 1 && buffer[newline] === '\r') break;
         const line = buffer.slice(0, newline);
-        buffer = buffer.slice(buffer[newline] === '\r' && buffer[newline + 1] === '\n' ? newline + 2 : newline + 1);
+        buffer = buffer.slice(
+          buffer[newline] === '\r' && buffer[newline + 1] === '\n' ? newline + 2 : newline + 1,
+        );
         if (line === '') {
           if (data.length > 0) yield { event, data: data.join('\n') };
           event = 'message';

@@ -22,7 +22,13 @@ export class AdminKeysController {
 
   @Post()
   @HttpCode(201)
-  @Schema({ body: CreateKeyRequest, reply: CreatedKey, status: 201, tags, summary: 'Create an API key (shown once)' })
+  @Schema({
+    body: CreateKeyRequest,
+    reply: CreatedKey,
+    status: 201,
+    tags,
+    summary: 'Create an API key (shown once)',
+  })
   create(@Caller() caller: Caller, @Body() body: CreateKeyRequest): Promise<CreatedKey> {
     return this.keys.create(caller.principal, body);
   }
@@ -30,7 +36,10 @@ export class AdminKeysController {
   @Get()
   @Schema({ query: ListKeysQuery, reply: KeyList, tags, summary: "List API keys (the caller's tenant)" })
   async list(@Caller() caller: Caller, @Query() query: ListKeysQuery): Promise<KeyList> {
-    const keys = await this.keys.list(caller.principal, { tenant: query.tenant, includeRevoked: query.include_revoked });
+    const keys = await this.keys.list(caller.principal, {
+      tenant: query.tenant,
+      includeRevoked: query.include_revoked,
+    });
     return { keys };
   }
 

@@ -34,10 +34,16 @@ export class ApiKeyAdmin {
   async create(actor: Principal, req: CreateKeyRequest): Promise<CreatedKey> {
     const tenant = req.tenant ?? actor.tenant;
     if (tenant !== actor.tenant && !actor.scopes.has('admin:all'))
-      throw new RegattaError('PERMISSION_DENIED', `creating keys for tenant "${tenant}" needs the scope admin:all`);
+      throw new RegattaError(
+        'PERMISSION_DENIED',
+        `creating keys for tenant "${tenant}" needs the scope admin:all`,
+      );
     const ungrantable = req.scopes.filter((s) => !actor.scopes.has(s));
     if (ungrantable.length > 0)
-      throw new RegattaError('PERMISSION_DENIED', `cannot grant scopes this key does not hold: ${ungrantable.join(', ')}`);
+      throw new RegattaError(
+        'PERMISSION_DENIED',
+        `cannot grant scopes this key does not hold: ${ungrantable.join(', ')}`,
+      );
     const { id, key } = newApiKey();
     const record = await this.store.insert({
       id,
@@ -52,10 +58,16 @@ export class ApiKeyAdmin {
     return { ...viewOf(record), key };
   }
 
-  async list(actor: Principal, query: { tenant?: string | undefined; includeRevoked?: boolean }): Promise<ApiKeyView[]> {
+  async list(
+    actor: Principal,
+    query: { tenant?: string | undefined; includeRevoked?: boolean },
+  ): Promise<ApiKeyView[]> {
     const all = actor.scopes.has('admin:all');
     if (query.tenant !== undefined && query.tenant !== actor.tenant && !all)
-      throw new RegattaError('PERMISSION_DENIED', `listing keys of tenant "${query.tenant}" needs the scope admin:all`);
+      throw new RegattaError(
+        'PERMISSION_DENIED',
+        `listing keys of tenant "${query.tenant}" needs the scope admin:all`,
+      );
     const tenant = query.tenant ?? (all ? undefined : actor.tenant);
     const records = await this.store.list({ tenant, includeRevoked: query.includeRevoked ?? false });
     return records.map(viewOf);

@@ -25,7 +25,13 @@ describe(ApiKeyAuthenticator.name, () => {
   beforeEach(async () => {
     store = new MemoryApiKeyStore();
     now = 1_000_000;
-    auth = new ApiKeyAuthenticator({ store, adminKey: ADMIN, pepper: 'pepper', cacheTtlMs: 30_000, now: () => now });
+    auth = new ApiKeyAuthenticator({
+      store,
+      adminKey: ADMIN,
+      pepper: 'pepper',
+      cacheTtlMs: 30_000,
+      now: () => now,
+    });
     ({ id, key } = newApiKey());
     await store.insert({
       id,

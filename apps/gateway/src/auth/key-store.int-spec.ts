@@ -41,14 +41,27 @@ describe.each([
       made.push({ id, key, record });
     }
     const [first, second, third] = made;
-    expect(first!.record).toMatchObject({ tenant: 'acme', scopes: ['predict', 'chat'], ratePerS: null, revokedAt: null });
+    expect(first!.record).toMatchObject({
+      tenant: 'acme',
+      scopes: ['predict', 'chat'],
+      ratePerS: null,
+      revokedAt: null,
+    });
     expect(Date.parse(first!.record.createdAt)).not.toBeNaN();
 
     const found = await store.findActiveByHash(hashApiKey(third!.key));
-    expect(found).toMatchObject({ id: third!.id, tenant: 'globex', ratePerS: 2.5, burst: 10, hash: hashApiKey(third!.key) });
+    expect(found).toMatchObject({
+      id: third!.id,
+      tenant: 'globex',
+      ratePerS: 2.5,
+      burst: 10,
+      hash: hashApiKey(third!.key),
+    });
     expect(await store.findActiveByHash(hashApiKey('rg_other'))).toBeUndefined();
 
-    expect((await store.list({ tenant: 'acme' })).map((k) => k.id).sort()).toEqual([first!.id, second!.id].sort());
+    expect((await store.list({ tenant: 'acme' })).map((k) => k.id).sort()).toEqual(
+      [first!.id, second!.id].sort(),
+    );
     expect(await store.list({})).toHaveLength(3);
 
     const revoked = await store.revoke(first!.id);

@@ -89,9 +89,7 @@ function toRecord(row: Row): ApiKeyRecord {
     tenant: row.tenant,
     // Scopes are stored space-separated (the OAuth convention); unknown ones from a newer
     // gateway version are dropped rather than granting something this version cannot check.
-    scopes: row.scopes
-      .split(' ')
-      .filter((s): s is Scope => ScopeSchema.safeParse(s).success),
+    scopes: row.scopes.split(' ').filter((s): s is Scope => ScopeSchema.safeParse(s).success),
     name: row.name,
     ratePerS: num(row.rate_per_s),
     burst: num(row.burst),

@@ -67,7 +67,9 @@ interface Row {
 }
 
 const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** Open loop: request i is due at start + i/rate, sent then, and timed from then. */
 async function load(target: Target, rate: number, seconds: number): Promise<Row> {
@@ -83,7 +85,14 @@ async function load(target: Target, rate: number, seconds: number): Promise<Row>
   const fire = (due: number, measured: boolean) =>
     new Promise<void>((resolve) => {
       const req = request(
-        { agent, host: '127.0.0.1', port: target.port, method: target.method, path: target.path, headers: target.headers },
+        {
+          agent,
+          host: '127.0.0.1',
+          port: target.port,
+          method: target.method,
+          path: target.path,
+          headers: target.headers,
+        },
         (res) => {
           res.resume();
           res.on('end', () => {
@@ -162,13 +171,23 @@ async function serve(rate: number, seconds: number): Promise<void> {
   const body = JSON.stringify({ customer_id: 'c0001', amount: 42.5 });
   const targets: Target[] = [
     { name: 'bare Fastify `GET /bare`', method: 'GET', port: barePort, path: '/bare', headers: {} },
-    { name: 'gateway `GET /health` (public)', method: 'GET', port: gateway.port, path: '/health', headers: {} },
+    {
+      name: 'gateway `GET /health` (public)',
+      method: 'GET',
+      port: gateway.port,
+      path: '/health',
+      headers: {},
+    },
     {
       name: 'gateway `POST /v1/bench/echo` (key, rate limit, scope, schema)',
       method: 'POST',
       port: gateway.port,
       path: '/v1/bench/echo',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+      },
       body,
     },
   ];

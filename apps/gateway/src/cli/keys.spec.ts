@@ -17,7 +17,9 @@ describe(runKeysCli.name, () => {
   });
 
   it('creates a key, shows it once and stores only its hash', async () => {
-    expect(await run('create', '--tenant', 'acme', '--scopes', 'predict,chat', '--name', 'web', '--json')).toBe(0);
+    expect(
+      await run('create', '--tenant', 'acme', '--scopes', 'predict,chat', '--name', 'web', '--json'),
+    ).toBe(0);
     const created = JSON.parse(out[0]!) as { id: string; key: string; tenant: string; scopes: string[] };
     expect(created).toMatchObject({ tenant: 'acme', scopes: ['predict', 'chat'] });
     const row = store.rows.get(created.id)!;
@@ -36,7 +38,9 @@ describe(runKeysCli.name, () => {
     expect(await run('revoke', acme.id)).toBe(0);
     out = [];
     await run('list', '--json');
-    expect((JSON.parse(out[0]!) as { keys: { tenant: string }[] }).keys.map((k) => k.tenant)).toEqual(['globex']);
+    expect((JSON.parse(out[0]!) as { keys: { tenant: string }[] }).keys.map((k) => k.tenant)).toEqual([
+      'globex',
+    ]);
     out = [];
     await run('list', '--revoked', '--json');
     expect((JSON.parse(out[0]!) as { keys: unknown[] }).keys).toHaveLength(2);

@@ -43,7 +43,14 @@ function table(keys: ApiKeyView[]): string {
     k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`,
   ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Runs one CLI command against `store`; resolves with the process exit code. */
@@ -71,13 +78,18 @@ export async function runKeysCli(
       case 'create': {
         const request = CreateKeyRequest.safeParse({
           tenant: values.tenant,
-          scopes: values.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
+          scopes: values.scopes
+            ?.split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
           name: values.name,
           rate_per_s: values.rate === undefined ? undefined : Number(values.rate),
           burst: values.burst === undefined ? undefined : Number(values.burst),
         });
         if (!request.success) {
-          const why = request.error.issues.map((i) => `--${i.path.join('.').replace('rate_per_s', 'rate')}: ${i.message}`);
+          const why = request.error.issues.map(
+            (i) => `--${i.path.join('.').replace('rate_per_s', 'rate')}: ${i.message}`,
+          );
           io.err(`${why.join('\n')}\n\n${USAGE}`);
           return 2;
         }
@@ -90,7 +102,10 @@ export async function runKeysCli(
         return 0;
       }
       case 'list': {
-        const keys = await admin.list(OPERATOR, { tenant: values.tenant, includeRevoked: values.revoked ?? false });
+        const keys = await admin.list(OPERATOR, {
+          tenant: values.tenant,
+          includeRevoked: values.revoked ?? false,
+        });
         print({ keys }, table(keys));
         return 0;
       }
@@ -101,7 +116,10 @@ export async function runKeysCli(
           return 2;
         }
         const key = await admin.revoke(OPERATOR, id);
-        print(key, `revoked ${key.id} (tenant ${key.tenant}); gateways stop accepting it within their key cache TTL`);
+        print(
+          key,
+          `revoked ${key.id} (tenant ${key.tenant}); gateways stop accepting it within their key cache TTL`,
+        );
         return 0;
       }
       case undefined:

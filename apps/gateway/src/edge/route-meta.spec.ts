@@ -1,12 +1,17 @@
 import 'reflect-metadata';
 import { describe, expect, it } from '@jest/globals';
 import { Controller, Get, Post } from '@nestjs/common';
-import { FASTIFY_ROUTE_CONFIG_METADATA, FASTIFY_ROUTE_SCHEMA_METADATA } from '@nestjs/platform-fastify/constants.js';
+import {
+  FASTIFY_ROUTE_CONFIG_METADATA,
+  FASTIFY_ROUTE_SCHEMA_METADATA,
+} from '@nestjs/platform-fastify/constants.js';
 import { z } from 'zod';
 import { Deadline, Public, Schema, Scopes, requestJsonSchema } from './route-meta.js';
 
-const configOf = (fn: unknown) => Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, fn as object) as { regatta: object };
-const schemaOf = (fn: unknown) => Reflect.getMetadata(FASTIFY_ROUTE_SCHEMA_METADATA, fn as object) as Record<string, object>;
+const configOf = (fn: unknown) =>
+  Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, fn as object) as { regatta: object };
+const schemaOf = (fn: unknown) =>
+  Reflect.getMetadata(FASTIFY_ROUTE_SCHEMA_METADATA, fn as object) as Record<string, object>;
 
 describe('route decorators', () => {
   it('combine on one method instead of replacing each other', () => {
@@ -17,7 +22,11 @@ describe('route decorators', () => {
       @Schema({ body: z.object({ a: z.number() }), summary: 'x' })
       x() {}
     }
-    expect(configOf(Routes.prototype.x).regatta).toEqual({ scopes: ['predict'], timeoutMs: 250, summary: 'x' });
+    expect(configOf(Routes.prototype.x).regatta).toEqual({
+      scopes: ['predict'],
+      timeoutMs: 250,
+      summary: 'x',
+    });
     expect(schemaOf(Routes.prototype.x).body).toMatchObject({ type: 'object', additionalProperties: false });
   });
 
@@ -65,13 +74,16 @@ describe(requestJsonSchema.name, () => {
     const props = schema.properties!;
     expect(schema.additionalProperties).toBe(false);
     expect((props.rows!.items as Record<string, unknown>).additionalProperties).toBe(false);
-    for (const branch of props.either!.anyOf as Record<string, unknown>[]) expect(branch.additionalProperties).toBe(false);
+    for (const branch of props.either!.anyOf as Record<string, unknown>[])
+      expect(branch.additionalProperties).toBe(false);
     expect(props.open!.additionalProperties).toEqual({});
     expect((props.map!.additionalProperties as Record<string, unknown>).additionalProperties).toBe(false);
   });
 
   it('closes an intersection of objects as one object that takes the properties of both', () => {
-    const schema = requestJsonSchema(z.intersection(z.object({ a: z.string() }), z.object({ b: z.string() })));
+    const schema = requestJsonSchema(
+      z.intersection(z.object({ a: z.string() }), z.object({ b: z.string() })),
+    );
     expect(schema).toMatchObject({ additionalProperties: false, required: ['a', 'b'] });
   });
 });

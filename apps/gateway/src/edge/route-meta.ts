@@ -63,7 +63,11 @@ function edgeDecorator(patch: RouteEdge): MethodDecorator & ClassDecorator {
     const proto = (target as { prototype: Record<string, unknown> }).prototype;
     for (const name of Object.getOwnPropertyNames(proto)) {
       const method = proto[name];
-      if (name !== 'constructor' && typeof method === 'function' && Reflect.hasMetadata(PATH_METADATA, method))
+      if (
+        name !== 'constructor' &&
+        typeof method === 'function' &&
+        Reflect.hasMetadata(PATH_METADATA, method)
+      )
         patchEdge(method, patch, false);
     }
     return undefined;
@@ -123,7 +127,8 @@ const NESTED = ['items', 'not', 'contains', 'propertyNames', 'if', 'then', 'else
 const LISTS = ['anyOf', 'oneOf', 'prefixItems'] as const;
 
 function closeObjects(node: unknown): Record<string, unknown> {
-  if (typeof node !== 'object' || node === null || Array.isArray(node)) return node as Record<string, unknown>;
+  if (typeof node !== 'object' || node === null || Array.isArray(node))
+    return node as Record<string, unknown>;
   const out: Record<string, unknown> = { ...(node as Record<string, unknown>) };
   if (out.properties !== undefined && out.additionalProperties === undefined)
     out.additionalProperties = false;
@@ -140,7 +145,8 @@ function closeObjects(node: unknown): Record<string, unknown> {
   }
   for (const key of NESTED) if (out[key] !== undefined) out[key] = closeObjects(out[key]);
   for (const key of LISTS) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(closeObjects);
-  if (typeof out.additionalProperties === 'object') out.additionalProperties = closeObjects(out.additionalProperties);
+  if (typeof out.additionalProperties === 'object')
+    out.additionalProperties = closeObjects(out.additionalProperties);
   // allOf branches are left open: each closed branch would reject the properties of the others.
   return out;
 }

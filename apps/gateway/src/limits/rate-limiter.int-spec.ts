@@ -27,10 +27,17 @@ describe('RateLimiter with Redis', () => {
       const gatewayB = new RateLimiter({ redis: b, prefix });
       const limit = { ratePerS: 1, burst: 4 };
       const outcomes: boolean[] = [];
-      for (let i = 0; i < 6; i++) outcomes.push((await (i % 2 ? gatewayB : gatewayA).take('key_1', limit)).allowed);
+      for (let i = 0; i < 6; i++)
+        outcomes.push((await (i % 2 ? gatewayB : gatewayA).take('key_1', limit)).allowed);
       expect(outcomes).toEqual([true, true, true, true, false, false]);
       const refused = await gatewayA.take('key_1', limit);
-      expect(refused).toMatchObject({ allowed: false, backend: 'redis', limit: 4, remaining: 0, retryAfterS: 1 });
+      expect(refused).toMatchObject({
+        allowed: false,
+        backend: 'redis',
+        limit: 4,
+        remaining: 0,
+        retryAfterS: 1,
+      });
       expect((await gatewayB.take('key_2', limit)).remaining).toBe(3);
       expect(gatewayA.status()).toEqual({ status: 'ok' });
     });
@@ -75,7 +82,11 @@ describe('RateLimiter with Redis', () => {
 
       await redis.down();
       await eventually(() => handle.client() === undefined, 'the client to notice');
-      const during = [await limiter.take('k', limit), await limiter.take('k', limit), await limiter.take('k', limit)];
+      const during = [
+        await limiter.take('k', limit),
+        await limiter.take('k', limit),
+        await limiter.take('k', limit),
+      ];
       expect(during.map((d) => d.backend)).toEqual(['memory', 'memory', 'memory']);
       expect(during.map((d) => d.allowed)).toEqual([true, true, false]);
       expect(limiter.status().status).toBe('degraded');

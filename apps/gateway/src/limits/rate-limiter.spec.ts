@@ -42,7 +42,12 @@ describe(RateLimiter.name, () => {
 
   describe('take', () => {
     it('limits in process and says degraded without Redis', async () => {
-      const limiter = new RateLimiter({ redis: connectRedis(undefined, { name: 't', logger: { info: () => undefined, warn: () => undefined } }) });
+      const limiter = new RateLimiter({
+        redis: connectRedis(undefined, {
+          name: 't',
+          logger: { info: () => undefined, warn: () => undefined },
+        }),
+      });
       const decision = await limiter.take('k', { ratePerS: 1, burst: 1 });
       expect(decision).toMatchObject({ allowed: true, backend: 'memory' });
       expect((await limiter.take('k', { ratePerS: 1, burst: 1 })).allowed).toBe(false);

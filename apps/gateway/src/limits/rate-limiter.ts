@@ -140,7 +140,8 @@ export class RateLimiter {
   /** For /ready: `ok` while limits are shared through Redis, `degraded` while they are per process. */
   status(): DependencyCheck {
     const handle = this.options.redis;
-    if (!handle?.configured) return { status: 'degraded', detail: 'REDIS_URL not set: per-process rate limits' };
+    if (!handle?.configured)
+      return { status: 'degraded', detail: 'REDIS_URL not set: per-process rate limits' };
     if (!handle.client() || this.redisFailing) {
       const why = this.lastRedisError || handle.status().detail;
       return { status: 'degraded', detail: `per-process rate limits while Redis is unavailable (${why})` };

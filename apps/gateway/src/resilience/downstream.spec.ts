@@ -21,7 +21,10 @@ describe(Downstream.name, () => {
   beforeEach(() => {
     bus = new InProcessBus();
     calls = serveProbe(bus).calls;
-    downstream = new Downstream(new RpcClient({ bus, defaultTimeoutMs: 200 }), { failures: 3, halfOpenAfterMs: 150 });
+    downstream = new Downstream(new RpcClient({ bus, defaultTimeoutMs: 200 }), {
+      failures: 3,
+      halfOpenAfterMs: 150,
+    });
   });
   afterEach(async () => {
     await bus.close();
@@ -59,14 +62,18 @@ describe(Downstream.name, () => {
 
     it('does not count errors that are the caller’s (the service answered)', async () => {
       for (let i = 0; i < 5; i++)
-        expect((await failure(downstream.request(PROBE, { text: 'fail:INVALID_ARGUMENT' }))).code).toBe('INVALID_ARGUMENT');
+        expect((await failure(downstream.request(PROBE, { text: 'fail:INVALID_ARGUMENT' }))).code).toBe(
+          'INVALID_ARGUMENT',
+        );
       expect(downstream.state('probe')).toBe('closed');
     });
 
     it('does not count timeouts of calls that had almost no time', async () => {
       const deadline = Date.now() + 20;
       for (let i = 0; i < 4; i++) {
-        const err = await failure(runWithScope({ deadline }, () => downstream.request(PROBE, { text: 'hang' })));
+        const err = await failure(
+          runWithScope({ deadline }, () => downstream.request(PROBE, { text: 'hang' })),
+        );
         expect(err.code).toBe('DEADLINE_EXCEEDED');
       }
       expect(downstream.state('probe')).toBe('closed');
@@ -74,7 +81,9 @@ describe(Downstream.name, () => {
 
     it('counts a hung service (full timeouts)', async () => {
       for (let i = 0; i < 3; i++)
-        expect((await failure(downstream.request(PROBE, { text: 'hang' }, { timeoutMs: 120 }))).code).toBe('DEADLINE_EXCEEDED');
+        expect((await failure(downstream.request(PROBE, { text: 'hang' }, { timeoutMs: 120 }))).code).toBe(
+          'DEADLINE_EXCEEDED',
+        );
       expect(downstream.state('probe')).toBe('open');
     });
 

@@ -36,7 +36,12 @@ export interface DownstreamOptions {
 }
 
 /** Failures that say the service is unwell (not that the request was wrong). */
-const COUNTED: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'OVERLOADED', 'INTERNAL', 'DEADLINE_EXCEEDED']);
+const COUNTED: ReadonlySet<ErrorCode> = new Set([
+  'UNAVAILABLE',
+  'OVERLOADED',
+  'INTERNAL',
+  'DEADLINE_EXCEEDED',
+]);
 
 /** The service a subject belongs to: `inference.predict.v1` -> `inference`, `llm.*` -> `llm-proxy`. */
 export function serviceOfSubject(subject: string): string {
@@ -69,7 +74,11 @@ export class Downstream {
   ) {}
 
   /** One request/reply call through the service's breaker; idempotent contracts are retried once. */
-  async request<C extends Contract>(c: C, data: RequestOf<C>, opts: RequestOptions = {}): Promise<ReplyOf<C>> {
+  async request<C extends Contract>(
+    c: C,
+    data: RequestOf<C>,
+    opts: RequestOptions = {},
+  ): Promise<ReplyOf<C>> {
     return this.guarded(c.subject, opts, () =>
       this.client.request(c, data, { retry: c.idempotent, ...opts }),
     );
@@ -79,7 +88,11 @@ export class Downstream {
    * A streaming call: the breaker watches the stream's start (its first chunk); chunks are then
    * yielded as they come. Breaking out of the loop stops the stream.
    */
-  async *stream<C extends Contract>(c: C, data: RequestOf<C>, opts: RequestOptions = {}): AsyncGenerator<unknown> {
+  async *stream<C extends Contract>(
+    c: C,
+    data: RequestOf<C>,
+    opts: RequestOptions = {},
+  ): AsyncGenerator<unknown> {
     const iterator = this.client.stream(c, data, opts)[Symbol.asyncIterator]();
     let done = false;
     try {
@@ -118,7 +131,10 @@ export class Downstream {
       const b: Breaker = { policy, openedAt: 0 };
       policy.onBreak(() => (b.openedAt = Date.now()));
       policy.onStateChange((state) =>
-        circuitState.set({ service }, state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 1 : 2),
+        circuitState.set(
+          { service },
+          state === CircuitState.Closed ? 0 : state === CircuitState.HalfOpen ? 1 : 2,
+        ),
       );
       circuitState.set({ service }, 0);
       this.breakers.set(service, b);

@@ -37,13 +37,25 @@ export interface TestGateway {
   readonly bus: Bus;
   request(path: string, req?: TestRequest): Promise<TestResponse>;
   /** Creates a key through the admin API and returns it. */
-  createKey(spec: { tenant?: string; scopes: Scope[]; rate_per_s?: number; burst?: number; name?: string }): Promise<{ id: string; key: string }>;
+  createKey(spec: {
+    tenant?: string;
+    scopes: Scope[];
+    rate_per_s?: number;
+    burst?: number;
+    name?: string;
+  }): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
 }
 
 /** Starts a gateway for a test: `env` overrides the test configuration. */
 export async function startTestGateway(
-  options: { env?: Record<string, string>; controllers?: Type<unknown>[]; bus?: Bus; redis?: RedisHandle; store?: MemoryApiKeyStore } = {},
+  options: {
+    env?: Record<string, string>;
+    controllers?: Type<unknown>[];
+    bus?: Bus;
+    redis?: RedisHandle;
+    store?: MemoryApiKeyStore;
+  } = {},
 ): Promise<TestGateway> {
   const config = loadConfig(gatewayEnv, {
     ENVIRONMENT: 'test',
@@ -54,7 +66,12 @@ export async function startTestGateway(
   });
   const bus = options.bus ?? new InProcessBus();
   const store = options.store ?? new MemoryApiKeyStore();
-  const redis = options.redis ?? connectRedis(undefined, { name: 'gateway-test', logger: { info: () => undefined, warn: () => undefined } });
+  const redis =
+    options.redis ??
+    connectRedis(undefined, {
+      name: 'gateway-test',
+      logger: { info: () => undefined, warn: () => undefined },
+    });
   const gateway = await createGateway({
     bus,
     config,
@@ -71,7 +88,11 @@ export async function startTestGateway(
       body = JSON.stringify(req.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(`${gateway.url}${path}`, { method: req.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+    const res = await fetch(`${gateway.url}${path}`, {
+      method: req.method ?? (body === undefined ? 'GET' : 'POST'),
+      headers,
+      body,
+    });
     const text = await res.text();
     let parsed: unknown;
     try {

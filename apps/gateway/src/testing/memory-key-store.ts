@@ -40,7 +40,11 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     this.check();
     return Promise.resolve(
       [...this.rows.values()]
-        .filter((r) => (filter.tenant === undefined || r.tenant === filter.tenant) && (filter.includeRevoked || !r.revokedAt))
+        .filter(
+          (r) =>
+            (filter.tenant === undefined || r.tenant === filter.tenant) &&
+            (filter.includeRevoked || !r.revokedAt),
+        )
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
         .map(strip),
     );

@@ -41,7 +41,11 @@ export class ProbeController {
       body,
       tenant: caller.tenant,
       key: caller.principal.keyId,
-      scope: scope && { tenant: scope.tenant, request_id: scope.requestId, left_ms: scope.deadline - Date.now() },
+      scope: scope && {
+        tenant: scope.tenant,
+        request_id: scope.requestId,
+        left_ms: scope.deadline - Date.now(),
+      },
     };
   }
 
@@ -95,7 +99,9 @@ export function serveProbe(bus: Bus): { calls: ProbeCall[] } {
     calls.push({ text, headers: msg.headers });
     if (text === 'hang') return;
     if (text.startsWith('fail:')) {
-      const err = errorReply(new RegattaError(text.slice(5) as 'UNAVAILABLE', `probe failed with ${text.slice(5)}`));
+      const err = errorReply(
+        new RegattaError(text.slice(5) as 'UNAVAILABLE', `probe failed with ${text.slice(5)}`),
+      );
       msg.reply(err.data, err.headers);
       return;
     }
