@@ -134,20 +134,11 @@ async function main() {
         ['exec', 'turbo', 'run', 'lint', 'check-types', 'build', '--output-logs=errors-only', '--continue'],
       ],
       ['generated monitoring files are current', ['--filter', '@regatta/slo', 'run', 'generate:check']],
-      // Tests always run (--force): a cached result would print no totals.
-      ['unit tests', ['exec', 'turbo', 'run', 'test', '--force', '--output-logs=errors-only', '--continue']],
+      // Test tasks are never cached (turbo.json): a replayed result would print no totals.
+      ['unit tests', ['exec', 'turbo', 'run', 'test', '--output-logs=errors-only', '--continue']],
       [
         'integration tests',
-        [
-          'exec',
-          'turbo',
-          'run',
-          'test:int',
-          '--force',
-          '--concurrency=1',
-          '--output-logs=new-only',
-          '--continue',
-        ],
+        ['exec', 'turbo', 'run', 'test:int', '--concurrency=1', '--output-logs=new-only', '--continue'],
       ],
     ];
     let failedSteps = 0;
