@@ -73,6 +73,32 @@ describe('RegattaClient against the embedded fleet', () => {
     expect(err.message).toContain('colour');
   });
 
+  it('decide and getDecision, and another tenant cannot read the decision', async () => {
+    const decision = await acme.decide({
+      flow: 'fraud',
+      entities: { customer_id: 'c0002', merchant_id: 'm002' },
+      context: { amount: 120, hour_of_day: 14 },
+    });
+    expect(['approve', 'review', 'decline']).toContain(decision.outcome);
+    expect(decision.model).toBe('fraud');
+    const stored = await acme.getDecision(decision.decision_id);
+    expect(stored).toMatchObject({
+      decision_id: decision.decision_id,
+      outcome: decision.outcome,
+      score: decision.score,
+    });
+    const admin = new RegattaClient({ baseUrl: fleet.url, apiKey: ADMIN_KEY });
+    const other = await admin.call<{ key: string }>('POST', '/v1/admin/keys', {
+      tenant: 'globex',
+      scopes: ['decisions:read'],
+    });
+    const globex = new RegattaClient({ baseUrl: fleet.url, apiKey: other.key });
+    await expect(globex.getDecision(decision.decision_id)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      status: 404,
+    });
+  });
+
   it('predict', async () => {
     const reply = await acme.predict('fraud', { rows: [Array.from({ length: 15 }, () => 1)] });
     expect(reply.model).toBe('fraud');
