@@ -45,6 +45,15 @@ describe(Downstream.name, () => {
       expect(err.retryAfterS).toBe(1);
     });
 
+    it('does not open the breaker on OVERLOADED (the service is shedding, not down)', async () => {
+      for (let i = 0; i < 6; i++)
+        expect((await failure(downstream.request(PROBE, { text: 'fail:OVERLOADED' }))).code).toBe(
+          'OVERLOADED',
+        );
+      expect(downstream.state('probe')).toBe('closed');
+      expect(await downstream.request(PROBE, { text: 'hello' })).toEqual({ text: 'hello' });
+    });
+
     it('lets one probe through after halfOpenAfterMs and closes when it succeeds', async () => {
       for (let i = 0; i < 3; i++) await failure(downstream.request(PROBE, { text: 'fail:INTERNAL' }));
       await new Promise((r) => setTimeout(r, 170));

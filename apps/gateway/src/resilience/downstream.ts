@@ -35,13 +35,12 @@ export interface DownstreamOptions {
   minCountedTimeoutMs?: number;
 }
 
-/** Failures that say the service is unwell (not that the request was wrong). */
-const COUNTED: ReadonlySet<ErrorCode> = new Set([
-  'UNAVAILABLE',
-  'OVERLOADED',
-  'INTERNAL',
-  'DEADLINE_EXCEEDED',
-]);
+/**
+ * Failures that say the service is unwell (not that the request was wrong). OVERLOADED is not
+ * one: an overloaded service is alive and already shedding what it cannot take; opening the
+ * breaker would turn a partial overload (one hot model) into a full outage of the service.
+ */
+const COUNTED: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'INTERNAL', 'DEADLINE_EXCEEDED']);
 
 /** The service a subject belongs to: `inference.predict.v1` -> `inference`, `llm.*` -> `llm-proxy`. */
 export function serviceOfSubject(subject: string): string {
