@@ -1,18 +1,21 @@
 import { Controller, Inject } from '@nestjs/common';
-import { Ctx, MessagePattern, Payload } from '@nestjs/microservices';
-import { INFERENCE, type ModelsReply, type PredictReply } from '@regatta/contracts';
-import { RegattaContext } from '@regatta/transport';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { INFERENCE, type ModelsReply } from '@regatta/contracts';
+import { type RouteHandler } from '@regatta/transport';
 import { type ModelsCall, type PredictCall, PredictionService } from './prediction.service.js';
+
+/**
+ * `inference.predict.v1`, served as a direct route (RegattaServer.addRoute): the hottest subject of the
+ * fleet needs none of Nest's per-message pipeline. The request arrives validated against its contract.
+ */
+export function predictRoute(predictions: PredictionService): RouteHandler {
+  return (request, ctx) => predictions.predict(request as PredictCall, ctx.deadline);
+}
 
 /** NATS handlers of the inference service; requests arrive validated against their contracts. */
 @Controller()
 export class InferenceController {
   constructor(@Inject(PredictionService) private readonly predictions: PredictionService) {}
-
-  @MessagePattern(INFERENCE.predict.subject)
-  predict(@Payload() request: PredictCall, @Ctx() ctx: RegattaContext): Promise<PredictReply> {
-    return this.predictions.predict(request, ctx.deadline);
-  }
 
   @MessagePattern(INFERENCE.models.subject)
   models(@Payload() request: ModelsCall): ModelsReply {

@@ -13,6 +13,7 @@ import { type Bus } from '@regatta/transport';
 import { checkInferenceConfig, type InferenceConfig } from './config.js';
 import { type EngineOptions, InferenceEngine, type StartReport } from './engine/index.js';
 import { exportEventLoopLag } from './event-loop-lag.js';
+import { predictRoute } from './inference.controller.js';
 import { InferenceModule } from './inference.module.js';
 import { PredictionService } from './prediction.service.js';
 
@@ -112,6 +113,9 @@ export async function createInferenceService(deps: {
       contracts: [HEALTH['inference'], INFERENCE.predict, INFERENCE.models],
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       defaultTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      // A leaf service: handlers get their deadline from the context and call no other service.
+      requestScope: false,
+      routes: { [INFERENCE.predict.subject]: predictRoute(predictions) },
     });
     health.setReady();
     log.info(

@@ -4,7 +4,7 @@ import { type MicroserviceOptions } from '@nestjs/microservices';
 import { type Contract, ServiceName } from '@regatta/contracts';
 import { SLO_SNAPSHOT, registerSloMetrics } from '@regatta/slo';
 import { createLogger, type Logger } from '@regatta/telemetry';
-import { type Bus, PassThroughRpcFilter, RegattaServer } from '@regatta/transport';
+import { type Bus, PassThroughRpcFilter, RegattaServer, type RouteHandler } from '@regatta/transport';
 import { createSloController } from './slo.controller.js';
 
 export interface MicroserviceSpec {
@@ -14,6 +14,10 @@ export interface MicroserviceSpec {
   contracts: readonly Contract[];
   shutdownGraceMs?: number;
   defaultTimeoutMs?: number;
+  /** See RegattaServerOptions.requestScope: false for leaf services that call no other service. */
+  requestScope?: boolean;
+  /** Hot subjects served outside Nest's per-message pipeline (see RegattaServer.addRoute). */
+  routes?: Readonly<Record<string, RouteHandler>>;
 }
 
 /** A running piece of the fleet; `close()` stops taking work, finishes in-flight work, releases resources. */
@@ -46,12 +50,14 @@ export async function startMicroservice(
     logger,
     ...(spec.shutdownGraceMs !== undefined && { shutdownGraceMs: spec.shutdownGraceMs }),
     ...(spec.defaultTimeoutMs !== undefined && { defaultTimeoutMs: spec.defaultTimeoutMs }),
+    ...(spec.requestScope !== undefined && { requestScope: spec.requestScope }),
   });
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(root, {
     strategy: server,
     logger: ['error', 'warn'],
   });
   app.useGlobalFilters(new PassThroughRpcFilter());
+  for (const [subject, handler] of Object.entries(spec.routes ?? {})) server.addRoute(subject, handler);
   await app.listen();
   return { app, server, logger };
 }

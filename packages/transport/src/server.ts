@@ -5,10 +5,10 @@ import {
   type MessageHandler,
   Server,
 } from '@nestjs/microservices';
-import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { type Span, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { HEADERS, RegattaError, parseOrThrow, type Contract } from '@regatta/contracts';
 import { createLogger, extractTraceContext, tracer, type Logger } from '@regatta/telemetry';
-import { type Observable, lastValueFrom, throwError } from 'rxjs';
+import { type Observable, isObservable, lastValueFrom, throwError } from 'rxjs';
 import { type Bus, type BusSubscription, type Headers, type IncomingMessage } from './bus.js';
 import { messagingMetrics } from './metrics.js';
 import { runWithScope } from './scope.js';
@@ -41,8 +41,37 @@ export interface RegattaServerOptions {
   defaultTimeoutMs?: number;
   /** How long close() waits for in-flight requests. */
   shutdownGraceMs?: number;
+  /**
+   * Run handlers inside the request's scope (deadline, request id, tenant and trace context in
+   * AsyncLocalStorage), so the calls they make to other services inherit them. Default true. A leaf
+   * service that calls no other service turns it off: once a process enters AsyncLocalStorage, every
+   * promise it creates pays for the hooks that carry the store. Handlers still get the deadline and
+   * tenant from their RegattaContext.
+   */
+  requestScope?: boolean;
+  /**
+   * Longest stretch, in ms, the server spends starting handlers for a burst of messages before it lets
+   * the event loop run timers and I/O (default 2). One socket read can carry hundreds of requests; the
+   * rest of the burst continues on the next turn of the loop, in arrival order.
+   */
+  sliceMs?: number;
   logger?: Logger;
 }
+
+/** A received message waiting for its handler to start. */
+interface Delivery {
+  msg: IncomingMessage;
+  handler: MessageHandler;
+  contract: Contract | undefined;
+  /** performance.now() and Date.now() on arrival: time in the inbox counts against the deadline. */
+  arrived: number;
+  arrivedWall: number;
+}
+
+type Observer = { observe(value: number): void };
+
+/** A handler served by {@link RegattaServer.addRoute}: the validated request in, the reply (or a promise of it) out. */
+export type RouteHandler = (data: unknown, ctx: RegattaContext) => unknown;
 
 const OK_HEADERS: Headers = new Map([[STATUS_HEADER, 'ok']]);
 const CHUNK_HEADERS: Headers = new Map([[FRAME_HEADER, 'chunk']]);
@@ -61,11 +90,23 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
   private inFlight = 0;
   private idle: (() => void) | undefined;
   private closing = false;
+  private readonly requestScope: boolean;
+  /** Metric children bound once per subject, so no label object is built per message. */
+  private readonly okDuration = new Map<string, Observer>();
+  private readonly inFlightGauge: { inc(): void; dec(): void };
+  private readonly sliceMs: number;
+  private inbox: (Delivery | undefined)[] = [];
+  private inboxHead = 0;
+  /** performance.now() at which this turn's slice ends; 0 when no slice is open. */
+  private sliceEnds = 0;
 
   constructor(private readonly options: RegattaServerOptions) {
     super();
     this.log = options.logger ?? createLogger(options.service);
     for (const c of options.contracts ?? []) this.schemas.set(c.subject, c);
+    this.requestScope = options.requestScope ?? true;
+    this.sliceMs = options.sliceMs ?? 2;
+    this.inFlightGauge = messagingMetrics.serverInFlight.labels({ service: options.service });
   }
 
   listen(callback: (...optionalParams: unknown[]) => void): void {
@@ -73,9 +114,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       const subject = pattern;
       const contract = this.schemas.get(subject);
       const queue = contract?.broadcast ? undefined : this.options.service;
-      const sub = this.options.bus.subscribe(subject, queue, (msg) => {
-        void this.handle(msg, handler, contract);
-      });
+      const sub = this.options.bus.subscribe(subject, queue, (msg) => this.receive(msg, handler, contract));
       this.subscriptions.push(sub);
     }
     this.log.info(
@@ -85,23 +124,64 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     callback();
   }
 
+  /**
+   * Serves `subject` with `handler` directly, outside Nest's per-message pipeline (guards, pipes,
+   * interceptors, exception filters, observables). For hot subjects whose handler needs none of it;
+   * validation against the contract, deadlines, tracing, metrics and typed errors still apply.
+   * Call before the microservice listens.
+   */
+  addRoute(subject: string, handler: RouteHandler): void {
+    const route: MessageHandler = (data: unknown, ctx?: RegattaContext) =>
+      Promise.resolve(handler(data, ctx!)) as Promise<never>;
+    this.addHandler(subject, route);
+  }
+
   /** Requests being handled right now. */
   get inFlightCount(): number {
     return this.inFlight;
   }
 
-  private async handle(
-    msg: IncomingMessage,
-    handler: MessageHandler,
-    contract: Contract | undefined,
-  ): Promise<void> {
-    const started = performance.now();
-    const timeoutMs = Number(msg.headers.get(HEADERS.timeoutMs) ?? this.options.defaultTimeoutMs ?? 5_000);
-    const deadline = Date.now() + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0);
-    const streaming = msg.headers.get(HEADERS.stream) === '1';
+  /**
+   * Counts the message in flight and starts its handler now, unless the current turn of the event loop
+   * has already spent its slice starting handlers: then it waits in the inbox for the next turn.
+   */
+  private receive(msg: IncomingMessage, handler: MessageHandler, contract: Contract | undefined): void {
     this.inFlight++;
-    messagingMetrics.serverInFlight.inc({ service: this.options.service });
-    const parent = extractTraceContext(msg.headers);
+    this.inFlightGauge.inc();
+    const arrived = performance.now();
+    const delivery: Delivery = { msg, handler, contract, arrived, arrivedWall: Date.now() };
+    if (this.sliceEnds === 0) {
+      this.sliceEnds = arrived + this.sliceMs;
+      setImmediate(this.nextTurn);
+    }
+    if (this.inboxHead === this.inbox.length && arrived < this.sliceEnds) void this.handle(delivery);
+    else this.inbox.push(delivery);
+  }
+
+  /** A new slice: starts waiting handlers in arrival order until it is spent, then yields again. */
+  private readonly nextTurn = (): void => {
+    this.sliceEnds = performance.now() + this.sliceMs;
+    while (this.inboxHead < this.inbox.length) {
+      const delivery = this.inbox[this.inboxHead]!;
+      this.inbox[this.inboxHead++] = undefined;
+      void this.handle(delivery);
+      if (this.inboxHead < this.inbox.length && performance.now() >= this.sliceEnds) {
+        setImmediate(this.nextTurn);
+        return;
+      }
+    }
+    this.inbox = [];
+    this.inboxHead = 0;
+    this.sliceEnds = 0;
+  };
+
+  private async handle({ msg, handler, contract, arrived, arrivedWall }: Delivery): Promise<void> {
+    const started = arrived;
+    const headers = msg.headers;
+    const timeoutMs = Number(headers.get(HEADERS.timeoutMs) ?? this.options.defaultTimeoutMs ?? 5_000);
+    const deadline = arrivedWall + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0);
+    const streaming = headers.get(HEADERS.stream) === '1';
+    const parent = extractTraceContext(headers);
     const span = tracer().startSpan(
       `${msg.subject} process`,
       {
@@ -112,30 +192,19 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     );
     let outcome = 'ok';
     try {
-      await context.with(trace.setSpan(parent, span), () =>
-        runWithScope(
-          {
-            deadline,
-            requestId: msg.headers.get(HEADERS.requestId),
-            tenant: msg.headers.get(HEADERS.tenant),
-          },
-          async () => {
-            if (Date.now() >= deadline)
-              throw new RegattaError('DEADLINE_EXCEEDED', `deadline passed before ${msg.subject} started`);
-            const raw = decodeJson(msg.data);
-            const data: unknown = contract ? parseOrThrow(contract.request, raw) : raw;
-            const ctx = new RegattaContext([msg.subject, msg.headers, deadline]);
-            const result$ = this.transformToObservable(await handler(data, ctx)) as Observable<unknown>;
-            if (streaming) await this.stream(msg, result$);
-            else {
-              const value = await lastValueFrom(result$, { defaultValue: null });
-              if (msg.replyable) msg.reply(encodeJson(value), OK_HEADERS);
-            }
-          },
-        ),
-      );
+      const run = () => this.dispatch(msg, handler, contract, deadline, streaming);
+      if (this.requestScope) {
+        const scope = {
+          deadline,
+          requestId: headers.get(HEADERS.requestId),
+          tenant: headers.get(HEADERS.tenant),
+        };
+        await context.with(trace.setSpan(parent, span), () => runWithScope(scope, run));
+      } else {
+        await run();
+      }
     } catch (thrown) {
-      const err = this.toRegattaError(thrown, msg.subject);
+      const err = this.toRegattaError(thrown, msg.subject, span);
       outcome = err.code;
       span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
       if (msg.replyable) {
@@ -145,13 +214,48 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       }
     } finally {
       span.end();
-      messagingMetrics.serverDuration.observe(
-        { subject: msg.subject, outcome },
-        (performance.now() - started) / 1000,
-      );
-      messagingMetrics.serverInFlight.dec({ service: this.options.service });
+      const seconds = (performance.now() - started) / 1000;
+      if (outcome === 'ok') this.okObserver(msg.subject).observe(seconds);
+      else messagingMetrics.serverDuration.observe({ subject: msg.subject, outcome }, seconds);
+      this.inFlightGauge.dec();
       if (--this.inFlight === 0) this.idle?.();
     }
+  }
+
+  /** Validates the message, runs its handler and replies (one value, or a stream of chunks). */
+  private async dispatch(
+    msg: IncomingMessage,
+    handler: MessageHandler,
+    contract: Contract | undefined,
+    deadline: number,
+    streaming: boolean,
+  ): Promise<void> {
+    if (Date.now() >= deadline)
+      throw new RegattaError('DEADLINE_EXCEEDED', `deadline passed before ${msg.subject} started`);
+    const raw = decodeJson(msg.data);
+    const data: unknown = contract ? parseOrThrow(contract.request, raw) : raw;
+    const ctx = new RegattaContext([msg.subject, msg.headers, deadline]);
+    const result: unknown = await handler(data, ctx);
+    if (!streaming && !isObservable(result)) {
+      // A direct route's value (Nest's handlers hand back an Observable).
+      if (msg.replyable) msg.reply(encodeJson(result), OK_HEADERS);
+      return;
+    }
+    const result$ = this.transformToObservable<unknown>(result);
+    if (streaming) await this.stream(msg, result$);
+    else {
+      const value = await lastValueFrom(result$, { defaultValue: null });
+      if (msg.replyable) msg.reply(encodeJson(value), OK_HEADERS);
+    }
+  }
+
+  private okObserver(subject: string): Observer {
+    let observer = this.okDuration.get(subject);
+    if (!observer) {
+      observer = messagingMetrics.serverDuration.labels({ subject, outcome: 'ok' });
+      this.okDuration.set(subject, observer);
+    }
+    return observer;
   }
 
   private stream(msg: IncomingMessage, result$: Observable<unknown>): Promise<void> {
@@ -167,7 +271,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     });
   }
 
-  private toRegattaError(thrown: unknown, subject: string): RegattaError {
+  private toRegattaError(thrown: unknown, subject: string, span: Span): RegattaError {
     if (thrown instanceof RegattaError) return thrown;
     // A handler may surface a typed error as a plain object (RpcException payload).
     const obj = thrown as { code?: unknown; message?: unknown; error?: unknown };
@@ -179,7 +283,12 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       }
     }
     this.log.error(
-      { subject, err: thrown instanceof Error ? { message: thrown.message, stack: thrown.stack } : thrown },
+      {
+        subject,
+        // Inside the request scope the logger adds the trace id itself.
+        ...(!this.requestScope && { trace_id: span.spanContext().traceId }),
+        err: thrown instanceof Error ? { message: thrown.message, stack: thrown.stack } : thrown,
+      },
       'handler failed',
     );
     return new RegattaError('INTERNAL', `internal error in ${this.options.service}`);

@@ -1,0 +1,186 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Module, type INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type MicroserviceOptions } from '@nestjs/microservices';
+import { HEADERS, RegattaError, contract } from '@regatta/contracts';
+import { z } from 'zod';
+import { type Bus, type Headers, type IncomingMessage } from './bus.js';
+import { currentScope } from './scope.js';
+import {
+  PassThroughRpcFilter,
+  RegattaServer,
+  type RegattaServerOptions,
+  type RouteHandler,
+} from './server.js';
+import { STATUS_HEADER, decodeJson, encodeJson } from './wire.js';
+
+const Square = contract({
+  subject: 'test.square.v1',
+  request: z.object({ n: z.number() }).strict(),
+  reply: z.object({ n: z.number() }),
+});
+
+interface Sent {
+  body: unknown;
+  status: string | undefined;
+}
+
+/**
+ * A bus that hands messages to the server synchronously, many in one call, the way one socket read of
+ * the NATS client delivers a burst; replies are collected in order.
+ */
+class BurstBus {
+  readonly kind = 'in-process' as const;
+  readonly replies: Sent[] = [];
+  private readonly handlers = new Map<string, (msg: IncomingMessage) => void>();
+
+  subscribe(subject: string, _queue: string | undefined, handler: (msg: IncomingMessage) => void) {
+    this.handlers.set(subject, handler);
+    return { drain: () => Promise.resolve() };
+  }
+
+  /** Delivers every body in one synchronous call. */
+  burst(subject: string, bodies: unknown[], headers: Headers = new Map()): void {
+    const handler = this.handlers.get(subject);
+    if (!handler) throw new Error(`nothing subscribed to ${subject}`);
+    for (const body of bodies) {
+      handler({
+        subject,
+        data: encodeJson(body),
+        headers,
+        replyable: true,
+        reply: (data, h) => this.replies.push({ body: decodeJson(data), status: h.get(STATUS_HEADER) }),
+      });
+    }
+  }
+
+  async until(count: number): Promise<void> {
+    for (let i = 0; i < 500 && this.replies.length < count; i++) await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+@Module({})
+class EmptyModule {}
+
+describe(RegattaServer.name, () => {
+  let app: INestMicroservice | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function serve(
+    bus: BurstBus,
+    route: RouteHandler,
+    options: Partial<RegattaServerOptions> = {},
+  ): Promise<RegattaServer> {
+    const server = new RegattaServer({
+      bus: bus as unknown as Bus,
+      service: 'test',
+      contracts: [Square],
+      ...options,
+    });
+    app = await NestFactory.createMicroservice<MicroserviceOptions>(EmptyModule, {
+      strategy: server,
+      logger: false,
+    });
+    app.useGlobalFilters(new PassThroughRpcFilter());
+    server.addRoute(Square.subject, route);
+    await app.listen();
+    return server;
+  }
+
+  it('serves a direct route with contract validation and typed errors', async () => {
+    const bus = new BurstBus();
+    await serve(bus, (data) => {
+      const { n } = data as { n: number };
+      if (n < 0) throw new RegattaError('INVALID_ARGUMENT', `n must not be negative, got ${n}`);
+      return Promise.resolve({ n: n * n });
+    });
+    bus.burst(Square.subject, [{ n: 3 }, { n: 'x' }, { n: -1 }]);
+    await bus.until(3);
+    expect(bus.replies[0]).toEqual({ body: { n: 9 }, status: 'ok' });
+    expect(bus.replies[1]!.status).toBe('error');
+    expect(bus.replies[1]!.body).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(JSON.stringify(bus.replies[1]!.body)).toContain('n');
+    expect(bus.replies[2]).toEqual({
+      body: expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'n must not be negative, got -1' }),
+      status: 'error',
+    });
+  });
+
+  it('runs handlers in the request scope by default, and without it when requestScope is off', async () => {
+    const seen: { scoped: boolean; remaining: number }[] = [];
+    const route: RouteHandler = (_data, ctx) => {
+      seen.push({ scoped: currentScope()?.deadline === ctx.deadline, remaining: ctx.deadline - Date.now() });
+      return { n: 0 };
+    };
+    const headers: Headers = new Map([[HEADERS.timeoutMs, '300']]);
+    const scoped = new BurstBus();
+    await serve(scoped, route);
+    scoped.burst(Square.subject, [{ n: 1 }], headers);
+    await scoped.until(1);
+    await app!.close();
+
+    const leaf = new BurstBus();
+    await serve(leaf, route, { requestScope: false });
+    leaf.burst(Square.subject, [{ n: 1 }], headers);
+    await leaf.until(1);
+
+    expect(seen.map((s) => s.scoped)).toEqual([true, false]);
+    for (const s of seen) {
+      expect(s.remaining).toBeLessThanOrEqual(300);
+      expect(s.remaining).toBeGreaterThan(200);
+    }
+  });
+
+  it('starts a burst in slices, letting timers run in between, and answers every request in order', async () => {
+    const bus = new BurstBus();
+    const started: number[] = [];
+    await serve(
+      bus,
+      (data) => {
+        const spinUntil = performance.now() + 0.2;
+        while (performance.now() < spinUntil);
+        started.push((data as { n: number }).n);
+        return { n: (data as { n: number }).n };
+      },
+      { sliceMs: 2 },
+    );
+    let startedWhenTimerFired = -1;
+    setTimeout(() => (startedWhenTimerFired = started.length), 0);
+    const n = 200; // 200 x 0.2 ms = 40 ms of handler work in one delivery
+    bus.burst(
+      Square.subject,
+      Array.from({ length: n }, (_, i) => ({ n: i })),
+    );
+    await bus.until(n);
+    expect(bus.replies.map((r) => (r.body as { n: number }).n)).toEqual(started);
+    expect(started).toEqual(Array.from({ length: n }, (_, i) => i));
+    // The timer fired while most of the burst was still waiting, not after all of it.
+    expect(startedWhenTimerFired).toBeGreaterThan(0);
+    expect(startedWhenTimerFired).toBeLessThan(n / 2);
+  });
+
+  it('waits for a burst still in its inbox when it closes', async () => {
+    const bus = new BurstBus();
+    const server = await serve(
+      bus,
+      async (data) => {
+        await new Promise((r) => setTimeout(r, 5));
+        return { n: (data as { n: number }).n };
+      },
+      { sliceMs: 0 },
+    );
+    bus.burst(
+      Square.subject,
+      Array.from({ length: 50 }, (_, i) => ({ n: i })),
+    );
+    expect(server.inFlightCount).toBe(50);
+    await app!.close();
+    app = undefined;
+    expect(server.inFlightCount).toBe(0);
+    expect(bus.replies).toHaveLength(50);
+    expect(bus.replies.every((r) => r.status === 'ok')).toBe(true);
+  });
+});
