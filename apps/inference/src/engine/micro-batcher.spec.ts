@@ -268,6 +268,33 @@ describe(MicroBatcher.name, () => {
       expect(later.status).toBe('resolved');
       expect(b.stats().rejections.overloaded).toBe(1);
     });
+
+    it('resolves a large batch 32 requests per turn of the event loop, each exactly once, in order', async () => {
+      const exec = new FakeExecutor(1);
+      const b = batcher(exec, { maxBatchRows: 100, maxQueueRows: 200 });
+      const first = track(b.submit(rowsOf(1, COLS, 0), 1));
+      const order: number[] = [];
+      const many = Array.from({ length: 70 }, (_, i) => {
+        const promise = b.submit(rowsOf(1, COLS, i + 1), 1);
+        void promise.then(() => order.push(i));
+        return track(promise);
+      });
+      exec.complete();
+      await flush();
+      expect(first.status).toBe('resolved');
+      expect(exec.batchSizes()).toEqual([1, 70]);
+
+      exec.complete();
+      // Only microtasks have run: the batch's own turn resolved the first 32, later turns the rest.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      expect(many.filter((o) => o.status === 'resolved')).toHaveLength(32);
+      for (let turn = 0; turn < 3; turn++) await jest.advanceTimersByTimeAsync(1);
+      expect(order).toEqual(Array.from({ length: 70 }, (_, i) => i));
+      for (const [i, o] of many.entries()) {
+        expect(o.settlements).toBe(1);
+        expect(o.value).toEqual({ echo: [[i + 1, i + 1, i + 1]] });
+      }
+    });
   });
 
   describe('deadlines', () => {

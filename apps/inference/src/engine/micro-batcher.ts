@@ -69,6 +69,8 @@ export interface BatcherClock {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Requests of one finished batch resolved per turn of the event loop (see resolveFrom). */
+const DELIVERY_CHUNK = 32;
 
 const SYSTEM_CLOCK: BatcherClock = { now: () => performance.now(), wallNow: () => Date.now() };
 
@@ -437,6 +439,7 @@ export class MicroBatcher {
       }
     }
     let offset = 0;
+    const results: [Pending, RowOutputs][] = [];
     for (const req of batch) {
       const first = offset;
       offset += req.rows;
@@ -451,9 +454,25 @@ export class MicroBatcher {
         }
         outputs[block.name] = perRow;
       }
+      results.push([req, outputs]);
+    }
+    this.resolveFrom(results, 0);
+  }
+
+  /**
+   * Resolves results in chunks of DELIVERY_CHUNK requests, one chunk per turn of the event loop: every
+   * resolved request goes on to encode and send its reply, and a large batch doing that all at once
+   * would hold up timers and I/O. A request that settled meanwhile (deadline, cancellation) is skipped.
+   */
+  private resolveFrom(results: [Pending, RowOutputs][], start: number): void {
+    const end = Math.min(results.length, start + DELIVERY_CHUNK);
+    for (let i = start; i < end; i++) {
+      const [req, outputs] = results[i]!;
+      if (req.state === 'settled') continue;
       this.settle(req);
       req.resolve(outputs);
     }
+    if (end < results.length) setImmediate(() => this.resolveFrom(results, end));
   }
 
   /** Rejects a request unless it already settled; returns whether this call settled it. */
