@@ -1,21 +1,17 @@
-import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import {
-  FEATURES,
-  type GetFeaturesReply,
-  MAX_FEATURE_VALUES,
-  type ParsedRequestOf,
-} from '@regatta/contracts';
-import { FeaturesService } from './features.service.js';
+import { FEATURES, MAX_FEATURE_VALUES, type ParsedRequestOf } from '@regatta/contracts';
+import { type RouteHandler } from '@regatta/transport';
+import { type FeaturesService } from './features.service.js';
 
-/** The features service's NATS handlers (requests arrive validated against their contract). */
-@Controller()
-export class FeaturesController {
-  constructor(@Inject(FeaturesService) private readonly features: FeaturesService) {}
-
-  /** `features.get.v1`: entity rows + feature refs or a feature service -> Feast's column-major reply. */
-  @MessagePattern(FEATURES.get.subject)
-  get(@Payload() request: ParsedRequestOf<typeof FEATURES.get>): Promise<GetFeaturesReply> {
-    return this.features.getFeatures(request, 'features.get.v1', MAX_FEATURE_VALUES);
-  }
+/**
+ * `features.get.v1`: entity rows + feature refs or a feature service -> Feast's column-major reply.
+ * Served as a direct route (RegattaServer.addRoute): a hot subject that needs none of Nest's per-message
+ * pipeline. The request arrives validated against its contract.
+ */
+export function getFeaturesRoute(features: FeaturesService): RouteHandler {
+  return (request) =>
+    features.getFeatures(
+      request as ParsedRequestOf<typeof FEATURES.get>,
+      'features.get.v1',
+      MAX_FEATURE_VALUES,
+    );
 }

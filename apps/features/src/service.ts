@@ -13,6 +13,7 @@ import { type Logger, createLogger } from '@regatta/telemetry';
 import { type Bus } from '@regatta/transport';
 import { FEAST_DEFAULT_HTTP_PORT, type FeaturesConfig } from './config.js';
 import { type FeastHttpServer, startFeastHttpServer } from './feast-http/server.js';
+import { getFeaturesRoute } from './features.controller.js';
 import { FeaturesModule } from './features.module.js';
 import { FeaturesService } from './features.service.js';
 import { describeStore, openOnlineStore, resolveOnlineStoreConfig } from './online-store.js';
@@ -138,6 +139,9 @@ export async function createFeaturesService(deps: {
       contracts: [HEALTH.features, FEATURES.get],
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
       defaultTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      // A leaf service: it calls no other service, so handlers need no AsyncLocalStorage scope.
+      requestScope: false,
+      routes: { [FEATURES.get.subject]: getFeaturesRoute(features) },
     }));
 
     const started = await startConfiguredFeastHttp(features, {
