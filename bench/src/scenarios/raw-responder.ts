@@ -7,20 +7,26 @@ const nc = await connect({
   name: 'bench-raw-responder',
 });
 const subject = process.argv[2] ?? 'bench.raw.v1';
+// RAW_REPLY: the reply body to send (the same bytes as the service under test answers with).
 const reply = new TextEncoder().encode(
-  JSON.stringify({
-    status: 'ok',
-    service: 'raw',
-    instance: 'raw',
-    ready: true,
-    uptime_s: 1,
-    version: '0',
-    checks: {},
-  }),
+  process.env.RAW_REPLY ??
+    JSON.stringify({
+      status: 'ok',
+      service: 'raw',
+      instance: 'raw',
+      ready: true,
+      uptime_s: 1,
+      version: '0',
+      checks: {},
+    }),
 );
+// RAW_PARSE=1: parse each request as JSON, as any service must.
+const parse = process.env.RAW_PARSE === '1';
+const decoder = new TextDecoder();
 nc.subscribe(subject, {
   queue: 'raw',
   callback: (_err, msg) => {
+    if (parse) JSON.parse(decoder.decode(msg.data));
     msg.respond(reply);
   },
 });
