@@ -142,3 +142,22 @@ describe('.dockerignore', () => {
       expect(lines).toContain(pattern);
   });
 });
+
+describe('apps/features/Dockerfile', () => {
+  it('lets the service write the directory of the SQLite online store its feature repository names', () => {
+    const final = stages(instructions(readRepoFile('apps/features/Dockerfile'))).at(-1)!;
+    const repoPath = envOf(final.body).FEAST_REPO_PATH ?? '';
+    const store = (parseYaml(
+      readRepoFile('apps/features/feature_repo/feature_store.yaml'),
+      'feature_store.yaml',
+    ).online_store ?? {}) as { type?: string; path?: string };
+    expect(store.type).toBe('sqlite');
+    const dir = `${repoPath}/${store.path ?? ''}`.replace(/\/[^/]+$/, '');
+    const chowned = final.body
+      .filter((i) => i.op === 'RUN')
+      .flatMap((i) =>
+        [...i.args.matchAll(/chown node:node ([^&;]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)),
+      );
+    expect(chowned).toContain(dir);
+  });
+});
