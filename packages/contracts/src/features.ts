@@ -11,12 +11,10 @@ export const FieldStatus = z.enum(['INVALID', 'PRESENT', 'NULL_VALUE', 'NOT_FOUN
 export type FieldStatus = z.infer<typeof FieldStatus>;
 
 const EntityValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+type EntityValue = z.infer<typeof EntityValue>;
 
-/**
- * Feast's get-online-features request: feature refs (`view:feature`) or a feature service, and
- * column-major entity values (`{customer_id: ["c1", "c2"]}`); keys that are not join keys are request data.
- */
-export const GetFeaturesRequest = z
+/** The request's full schema: its documentation, and the parse of anything the one-pass check below does not accept. */
+const GetFeaturesRequestSchema = z
   .object({
     features: z.array(z.string().min(1)).min(1).max(MAX_FEATURE_REFS).optional(),
     feature_service: z.string().min(1).optional(),
@@ -31,13 +29,133 @@ export const GetFeaturesRequest = z
     message: 'every entity column must have the same number of rows',
   })
   .refine((r) => Object.keys(r.entities).length > 0, { message: 'entities must name at least one join key' });
+type ParsedGetFeaturesRequest = z.output<typeof GetFeaturesRequestSchema>;
+
+/**
+ * Feast's get-online-features request: feature refs (`view:feature`) or a feature service, and
+ * column-major entity values (`{customer_id: ["c1", "c2"]}`); keys that are not join keys are request data.
+ * A well-formed request (plain JSON, as every message body is) is checked in one pass; anything else goes
+ * through the full schema, so errors and results are the full schema's. Documented as the full schema.
+ */
+export const GetFeaturesRequest = z
+  .custom<z.input<typeof GetFeaturesRequestSchema>>()
+  .meta(documentedAs(GetFeaturesRequestSchema))
+  .transform((value, ctx): ParsedGetFeaturesRequest => {
+    const quick = wellFormedRequest(value);
+    if (quick) return quick;
+    const result = GetFeaturesRequestSchema.safeParse(value);
+    if (result.success) return result.data;
+    // Same paths and messages as the full schema's issues (what error replies carry).
+    for (const { message, path, input } of result.error.issues)
+      ctx.issues.push({ code: 'custom', message, path, input });
+    return z.NEVER;
+  });
 export type GetFeaturesRequest = z.input<typeof GetFeaturesRequest>;
+
+/** JSON Schema (input side) of `schema`, as metadata for a schema that validates the same values another way. */
+function documentedAs(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  return json;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  // Only own, enumerable string keys: what JSON.parse makes and what a one-pass check can read.
+  return (
+    (proto === Object.prototype || proto === null) && Reflect.ownKeys(v).length === Object.keys(v).length
+  );
+}
+
+function isEntityValue(v: unknown): v is EntityValue {
+  return (
+    typeof v === 'string' ||
+    v === null ||
+    typeof v === 'boolean' ||
+    (typeof v === 'number' && Number.isFinite(v))
+  );
+}
+
+function isEntityColumn(v: unknown): v is EntityValue[] {
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_ENTITY_ROWS) return false;
+  for (let i = 0; i < v.length; i++) if (!isEntityValue(v[i])) return false;
+  return true;
+}
+
+function isFeatureRefs(v: unknown): v is string[] {
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_FEATURE_REFS) return false;
+  for (let i = 0; i < v.length; i++) {
+    const ref: unknown = v[i];
+    if (typeof ref !== 'string' || ref.length === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The parsed request when `value` is a valid request in plain JSON form, else undefined (it may still be valid:
+ * the full schema decides). Accepts nothing the full schema rejects, and returns what it would.
+ */
+function wellFormedRequest(value: unknown): ParsedGetFeaturesRequest | undefined {
+  if (!isPlainObject(value)) return undefined;
+  for (const key of Object.keys(value)) {
+    if (key !== 'features' && key !== 'feature_service' && key !== 'entities' && key !== 'full_feature_names')
+      return undefined;
+    if (value[key] === undefined) return undefined;
+  }
+  const { features, feature_service: service, entities, full_feature_names: fullNames } = value;
+  if (features !== undefined && !isFeatureRefs(features)) return undefined;
+  if (service !== undefined && (typeof service !== 'string' || service.length === 0)) return undefined;
+  if ((features === undefined) === (service === undefined)) return undefined;
+  if (fullNames !== undefined && typeof fullNames !== 'boolean') return undefined;
+  if (!isPlainObject(entities)) return undefined;
+  const columns: Record<string, EntityValue[]> = {};
+  let rows = -1;
+  let count = 0;
+  for (const name of Object.keys(entities)) {
+    const column = entities[name];
+    if (name === '__proto__' || !isEntityColumn(column)) return undefined;
+    if (rows >= 0 && column.length !== rows) return undefined;
+    rows = column.length;
+    columns[name] = column;
+    count++;
+  }
+  if (count === 0) return undefined;
+  return {
+    ...(features !== undefined && { features }),
+    ...(service !== undefined && { feature_service: service }),
+    entities: columns,
+    full_feature_names: fullNames ?? false,
+  };
+}
+
+const STATUSES: ReadonlySet<unknown> = new Set(FieldStatus.options);
+const isStatus = (v: unknown): v is FieldStatus => STATUSES.has(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isAnything = (_v: unknown): _v is unknown => true;
+
+/**
+ * An array whose every element passes `isItem`, checked in one loop and returned as is: a reply carries up to
+ * 10,000 values, statuses and timestamps, which element-by-element schema parsing would copy one by one.
+ * Documented as `{type: array, items}` like `z.array`.
+ */
+function listOf<T>(isItem: (v: unknown) => v is T, items: Record<string, unknown>, what: string) {
+  return z
+    .custom<T[]>(
+      (v) => {
+        if (!Array.isArray(v)) return false;
+        for (let i = 0; i < v.length; i++) if (!isItem(v[i])) return false;
+        return true;
+      },
+      { message: `expected an array of ${what}` },
+    )
+    .meta({ type: 'array', items });
+}
 
 /** One column: a value, status and event time (RFC 3339) per entity row. */
 export const FeatureColumn = z.object({
-  values: z.array(z.unknown()),
-  statuses: z.array(FieldStatus),
-  event_timestamps: z.array(z.string()),
+  values: listOf(isAnything, {}, 'values'),
+  statuses: listOf(isStatus, { type: 'string', enum: FieldStatus.options }, 'field statuses'),
+  event_timestamps: listOf(isString, { type: 'string' }, 'strings'),
 });
 
 /** Feast's column-major response: `results[i]` belongs to `metadata.feature_names[i]`; join keys first. */
