@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RegattaError } from '@regatta/contracts';
 import {
+  EntityKeySerializer,
   decodeEntityKeyProto,
   deserializeEntityKey,
   encodeEntityKeyProto,
@@ -95,6 +96,27 @@ describe('serializeEntityKey', () => {
 
   it('rejects values that cannot be part of an entity key', () => {
     expect(() => serializeEntityKey(['x'], [{ kind: 'double', value: 1.5 }])).toThrow(/join key x/);
+  });
+});
+
+describe(EntityKeySerializer.name, () => {
+  it('writes key after key what serializeEntityKey writes, multi-byte names and values included', () => {
+    const serializer = new EntityKeySerializer(['zone', 'müller_id'], 3);
+    for (const values of [
+      [str('ü1'), int64(7n)],
+      [str(''), int64(-1n)],
+      [str('a longer zone name'), int64(2n ** 40n)],
+    ]) {
+      expect(hex(serializer.serialize(values))).toBe(
+        hex(serializeEntityKey(['zone', 'müller_id'], values, 3)),
+      );
+      expect(deserializeEntityKey(serializer.serialize(values))).toEqual({
+        joinKeys: ['müller_id', 'zone'],
+        values: [values[1], values[0]],
+      });
+    }
+    const v2 = new EntityKeySerializer(['driver_id'], 2);
+    expect(hex(v2.serialize([int64(1001n)]))).toBe(hex(serializeEntityKey(['driver_id'], [int64(1001n)], 2)));
   });
 });
 

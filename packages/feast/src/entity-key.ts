@@ -66,42 +66,84 @@ export function serializeEntityKey(
   values: readonly FeastValue[],
   version: EntityKeySerializationVersion = 3,
 ): Buffer {
-  if (joinKeys.length !== values.length) {
-    throw new RegattaError(
-      'INVALID_ARGUMENT',
-      `entity key has ${joinKeys.length} join keys but ${values.length} values`,
-    );
+  return new EntityKeySerializer(joinKeys, version).serialize(values);
+}
+
+/**
+ * `serializeEntityKey` for one set of join keys, many times: the sort order and the names part (the same for
+ * every key of a feature view) are worked out once.
+ */
+export class EntityKeySerializer {
+  private readonly order: number[];
+  private readonly names: Buffer;
+
+  constructor(
+    readonly joinKeys: readonly string[],
+    readonly version: EntityKeySerializationVersion = 3,
+  ) {
+    const names = joinKeys.map((k) => Buffer.from(k, 'utf8'));
+    const order = names.map((_, i) => i);
+    // Python sorts str by code point, which is the byte order of their UTF-8 encodings.
+    if (order.length > 1) order.sort((a, b) => Buffer.compare(names[a]!, names[b]!));
+    const parts: Buffer[] = [];
+    if (version >= 3) parts.push(u32(order.length));
+    for (const i of order) {
+      parts.push(u32(ValueType.STRING));
+      if (version >= 3) parts.push(u32(names[i]!.length));
+      parts.push(names[i]!);
+    }
+    this.order = order;
+    this.names = Buffer.concat(parts);
   }
-  const names = joinKeys.map((k) => Buffer.from(k, 'utf8'));
-  const order = names.map((_, i) => i);
-  // Python sorts str by code point, which is the byte order of their UTF-8 encodings.
-  if (order.length > 1) order.sort((a, b) => Buffer.compare(names[a]!, names[b]!));
-  const parts: Buffer[] = [];
-  const u32 = (n: number) => {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32LE(n, 0);
-    parts.push(b);
-  };
-  if (version >= 3) u32(order.length);
-  for (const i of order) {
-    u32(ValueType.STRING);
-    if (version >= 3) u32(names[i]!.length);
-    parts.push(names[i]!);
-  }
-  for (const i of order) {
-    const value = values[i]!;
-    if (!isKeyValue(value)) {
+
+  /** The serialized key of `values` (one per join key, in the order the join keys were given). */
+  serialize(values: readonly FeastValue[]): Buffer {
+    const { joinKeys, order } = this;
+    if (joinKeys.length !== values.length) {
       throw new RegattaError(
         'INVALID_ARGUMENT',
-        `join key ${joinKeys[i]}: a ${value.kind} value cannot be part of an entity key`,
+        `entity key has ${joinKeys.length} join keys but ${values.length} values`,
       );
     }
-    const bytes = valueBytes(value, version);
-    u32(TYPE_TAG[value.kind]);
-    u32(bytes.length);
-    parts.push(bytes);
+    // Strings, the usual join keys, are measured here and written straight into the key.
+    let length = this.names.length;
+    const encoded: (Buffer | number)[] = new Array<Buffer | number>(order.length);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      const value = values[i]!;
+      if (!isKeyValue(value)) {
+        throw new RegattaError(
+          'INVALID_ARGUMENT',
+          `join key ${joinKeys[i]}: a ${value.kind} value cannot be part of an entity key`,
+        );
+      }
+      const bytes =
+        value.kind === 'string' ? Buffer.byteLength(value.value, 'utf8') : valueBytes(value, this.version);
+      encoded[k] = bytes;
+      length += 8 + (typeof bytes === 'number' ? bytes : bytes.length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let pos = this.names.copy(out, 0);
+    for (let k = 0; k < order.length; k++) {
+      const value = values[order[k]!] as EntityKeyValue;
+      const bytes = encoded[k]!;
+      pos = out.writeUInt32LE(TYPE_TAG[value.kind], pos);
+      if (typeof bytes === 'number') {
+        pos = out.writeUInt32LE(bytes, pos);
+        pos += out.write(value.value as string, pos, 'utf8');
+      } else {
+        pos = out.writeUInt32LE(bytes.length, pos);
+        pos += bytes.copy(out, pos);
+      }
+    }
+    return out;
   }
-  return Buffer.concat(parts);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32LE(n, 0);
+  return b;
 }
 
 /** The join keys and values of a v3 serialized entity key (earlier versions carry no lengths to parse by). */

@@ -20,6 +20,21 @@ describe('encodeTimestamp', () => {
   });
 });
 
+describe('decodeTimestamp', () => {
+  it('reads seconds and nanos as the protobuf decoder does, before 1970 and with unknown fields too', () => {
+    expect(decodeTimestamp(encodeTimestamp(-1500))).toBe(-1500);
+    expect(decodeTimestamp(encodeTimestamp(-86_400_000))).toBe(-86_400_000);
+    expect(decodeTimestamp(encodeTimestamp(253402300799_999))).toBe(253402300799_999);
+    expect(decodeTimestamp(new Uint8Array(0))).toBe(0);
+    // nanos before seconds, and an unknown varint field 3.
+    expect(decodeTimestamp(Buffer.from('1080dac4091801' + '08f096be8e06', 'hex'))).toBe(1640991600_020);
+  });
+
+  it('rejects a truncated message', () => {
+    expect(() => decodeTimestamp(Buffer.from('08f096', 'hex'))).toThrow();
+  });
+});
+
 describe('encodeDuration', () => {
   it('writes whole seconds and reads them back', () => {
     expect(Buffer.from(encodeDuration(172800)).toString('hex')).toBe('0880c60a');

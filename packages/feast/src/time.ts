@@ -24,6 +24,49 @@ export function encodeTimestamp(epochMs: number): Uint8Array {
 
 /** Epoch milliseconds of a serialized `google.protobuf.Timestamp`. */
 export function decodeTimestamp(bytes: Uint8Array): number {
+  // Every Redis read decodes one per entity and view: the usual `seconds` (+ `nanos`) varints are read here
+  // directly; anything else takes the full protobuf decoder.
+  let seconds = 0;
+  let nanos = 0;
+  let pos = 0;
+  const end = bytes.length;
+  while (pos < end) {
+    const tag = bytes[pos++]!;
+    if (tag !== 0x08 && tag !== 0x10) return decodeTimestampMessage(bytes);
+    let lo = 0;
+    let hi = 0;
+    let b = 0x80;
+    for (let shift = 0; shift < 28 && b >= 0x80; shift += 7) {
+      if (pos >= end) return decodeTimestampMessage(bytes);
+      b = bytes[pos++]!;
+      lo |= (b & 0x7f) << shift;
+    }
+    if (b >= 0x80) {
+      if (pos >= end) return decodeTimestampMessage(bytes);
+      b = bytes[pos++]!;
+      lo |= (b & 0x0f) << 28;
+      hi = (b & 0x7f) >> 4;
+      for (let shift = 3; shift < 32 && b >= 0x80; shift += 7) {
+        if (pos >= end) return decodeTimestampMessage(bytes);
+        b = bytes[pos++]!;
+        hi |= (b & 0x7f) << shift;
+      }
+      if (b >= 0x80) return decodeTimestampMessage(bytes);
+    }
+    if (tag === 0x10) nanos = lo | 0;
+    else if (hi >>> 31 === 0) seconds = (lo >>> 0) + (hi >>> 0) * 4294967296;
+    else {
+      // Negative (two's complement) seconds, before 1970.
+      const nlo = (~lo + 1) >>> 0;
+      let nhi = ~hi >>> 0;
+      if (nlo === 0) nhi = (nhi + 1) >>> 0;
+      seconds = -(nlo + nhi * 4294967296);
+    }
+  }
+  return seconds * 1000 + Math.floor(nanos / 1e6);
+}
+
+function decodeTimestampMessage(bytes: Uint8Array): number {
   const { seconds, nanos } = TimestampMessage.toObject(TimestampMessage.decode(bytes), { longs: Number }) as {
     seconds?: number;
     nanos?: number;
