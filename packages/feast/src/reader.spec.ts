@@ -235,6 +235,48 @@ describe(OnlineFeatureReader.name, () => {
       expect(response.results[2]!.values).toEqual([3, null]);
     });
 
+    it('gives each row its own event time, and repeated rows the same values', async () => {
+      await seed('customer_stats', { customer_id: str('c3') }, NOW - 3 * HOUR, {
+        txn_count_1h: { kind: 'int64', value: 7n },
+      });
+      const response = await reader.getOnlineFeatures({
+        features: ['customer_stats:txn_count_1h', 'customer_stats:avg_amount_30d'],
+        entities: { customer_id: ['c1', 'c3', 'c1', 'c2'] },
+      });
+      expect(response.results[1]).toEqual({
+        values: [3, 7, 3, null],
+        statuses: ['PRESENT', 'PRESENT', 'PRESENT', 'NOT_FOUND'],
+        event_timestamps: [
+          '2021-12-31T23:00:00Z',
+          '2021-12-31T21:00:00Z',
+          '2021-12-31T23:00:00Z',
+          '1970-01-01T00:00:00Z',
+        ],
+      });
+      expect(response.results[2]!.event_timestamps).toEqual([
+        '2021-12-31T23:00:00Z',
+        '1970-01-01T00:00:00Z',
+        '2021-12-31T23:00:00Z',
+        '1970-01-01T00:00:00Z',
+      ]);
+    });
+
+    it('answers the same refs asked with different entity columns, each as asked', async () => {
+      const refs = ['customer_stats:txn_count_1h'];
+      const byJoinKey = await reader.getOnlineFeatures({ features: refs, entities: { customer_id: ['c1'] } });
+      const byEntity = await reader.getOnlineFeatures({ features: refs, entities: { customer: ['c1'] } });
+      const missing = await errorOf(reader.getOnlineFeatures({ features: refs, entities: { amount: [1] } }));
+      const again = await reader.getOnlineFeatures({
+        features: refs,
+        entities: { amount: [1], customer_id: ['c2'] },
+      });
+      expect(byJoinKey.results[1]!.values).toEqual([3]);
+      expect(byEntity.metadata.feature_names).toEqual(['customer_id', 'txn_count_1h']);
+      expect(byEntity.results[1]!.values).toEqual([3]);
+      expect(missing.message).toMatch(/missing entity column customer_id/);
+      expect(again.results.map((c) => c.values)).toEqual([['c2'], [null]]);
+    });
+
     it('ignores request-data columns that are no join keys', async () => {
       const response = await reader.getOnlineFeatures({
         features: ['customer_stats:txn_count_1h'],

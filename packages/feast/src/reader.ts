@@ -1,6 +1,7 @@
 import { RegattaError, type FieldStatus, type GetFeaturesRequest } from '@regatta/contracts';
 import { histogram } from '@regatta/telemetry';
 import {
+  EntityKeySerializer,
   serializeEntityKey,
   toEntityKeyValue,
   type EntityKeySerializationVersion,
@@ -47,12 +48,41 @@ interface ViewPlan {
   /** Per join key: request columns that may carry it, in order of preference. */
   columns: string[][];
   entityless: boolean;
+  /** The entity key of an entityless view (`__dummy_id = ""`). */
+  dummyKey: Buffer | undefined;
   ttlMs: number;
 }
 
+/** What a feature service or list of refs resolves to in one registry: built once, used by every request. */
 interface Plan {
   views: ViewPlan[];
   featureNames: string[];
+  allEntityless: boolean;
+  /** Request layouts by the request's entity column names. */
+  layouts: Map<string, Layout>;
+}
+
+/** Entity keys of the rows, shared by every view with the same join keys read from the same columns. */
+interface KeySet {
+  serializer: EntityKeySerializer;
+  /** Per join key (in the view's order): the request column, the join key and its type. */
+  sources: { column: string; joinKey: string; valueType: number }[];
+}
+
+/** A join key a view needs that the request lacks. */
+interface MissingColumn {
+  column: string;
+  joinKey: string;
+  view: string;
+}
+
+/** How a plan meets a request with a given set of entity columns (everything that does not depend on values). */
+interface Layout {
+  /** Per view: index into `keySets`, -1 for entityless views, or the join key the request lacks. */
+  viewKeys: (number | MissingColumn)[];
+  keySets: KeySet[];
+  /** Join-key columns that lead the response, in request order. */
+  joinKeyColumns: { column: string; joinKey: string; valueType: number; name: string }[];
 }
 
 const storeReadSeconds = histogram({
@@ -61,7 +91,12 @@ const storeReadSeconds = histogram({
   labelNames: ['store'] as const,
 });
 
+function observeStoreRead(store: OnlineStore['kind'], seconds: number): void {
+  storeReadSeconds.observe({ store }, seconds);
+}
+
 const PLAN_CACHE_LIMIT = 1000;
+const LAYOUT_CACHE_LIMIT = 64;
 
 /**
  * The core of get-online-features: resolves feature refs or a feature service against the in-memory registry,
@@ -105,7 +140,8 @@ export class OnlineFeatureReader {
       }
       rows = column.length;
     }
-    if (rows < 0) rows = plan.views.every((v) => v.entityless) ? 1 : 0;
+    if (rows < 0) rows = plan.allEntityless ? 1 : 0;
+    const layout = this.layout(registry, plan, entities, columnNames);
 
     // Each (column, type) is converted once, each distinct join-key set serialized once, however many views use it.
     const converted = new Map<string, EntityKeyValue[]>();
@@ -118,127 +154,174 @@ export class OnlineFeatureReader {
       }
       return values;
     };
-    const keySets = new Map<string, Buffer[]>();
+    const keySets = new Array<Buffer[] | undefined>(layout.keySets.length);
     const requests: OnlineReadRequest[] = [];
-    const firstRequest: number[] = [];
-    for (const vp of plan.views) {
-      firstRequest.push(requests.length);
-      if (vp.entityless) {
-        const key = serializeEntityKey(
-          [vp.joinKeys[0]!.joinKey],
-          [{ kind: 'string', value: '' }],
-          this.version,
-        );
-        requests.push({ view: vp.view.name, entityKey: key, features: vp.features });
+    const firstRequest = new Array<number>(plan.views.length);
+    for (let v = 0; v < plan.views.length; v++) {
+      const vp = plan.views[v]!;
+      firstRequest[v] = requests.length;
+      if (vp.dummyKey) {
+        requests.push({ view: vp.view.name, entityKey: vp.dummyKey, features: vp.features });
         continue;
       }
-      const chosen = vp.joinKeys.map((jk, k) => {
-        const column = vp.columns[k]!.find((c) => c in entities);
-        if (column === undefined) {
-          throw new RegattaError(
-            'INVALID_ARGUMENT',
-            `missing entity column ${vp.columns[k]![0]} (join key of feature view ${vp.view.name})`,
-            { join_key: jk.joinKey },
-          );
-        }
-        return column;
-      });
-      const id = vp.joinKeys.map((jk, k) => `${jk.joinKey}=${chosen[k]}:${jk.valueType}`).join('\u0000');
-      let keys = keySets.get(id);
+      const k = layout.viewKeys[v]!;
+      if (typeof k !== 'number') {
+        throw new RegattaError(
+          'INVALID_ARGUMENT',
+          `missing entity column ${k.column} (join key of feature view ${k.view})`,
+          { join_key: k.joinKey },
+        );
+      }
+      let keys = keySets[k];
       if (!keys) {
-        const values = vp.joinKeys.map((jk, k) => convert(chosen[k]!, jk.joinKey, jk.valueType));
-        const names = vp.joinKeys.map((jk) => jk.joinKey);
+        const { serializer, sources } = layout.keySets[k]!;
+        const values = sources.map((s) => convert(s.column, s.joinKey, s.valueType));
         keys = new Array<Buffer>(rows);
-        for (let r = 0; r < rows; r++)
-          keys[r] = serializeEntityKey(
-            names,
-            values.map((v) => v[r]!),
-            this.version,
-          );
-        keySets.set(id, keys);
+        if (values.length === 1) {
+          const only = values[0]!;
+          const one: EntityKeyValue[] = [only[0]!];
+          for (let r = 0; r < rows; r++) {
+            one[0] = only[r]!;
+            keys[r] = serializer.serialize(one);
+          }
+        } else {
+          for (let r = 0; r < rows; r++) keys[r] = serializer.serialize(values.map((c) => c[r]!));
+        }
+        keySets[k] = keys;
       }
       for (let r = 0; r < rows; r++)
         requests.push({ view: vp.view.name, entityKey: keys[r]!, features: vp.features });
     }
 
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const results = requests.length > 0 ? await this.store.read(requests) : [];
-    storeReadSeconds.observe({ store: this.store.kind }, Number(process.hrtime.bigint() - started) / 1e9);
+    // Recorded once the reply is on its way: updating the histogram is no part of answering.
+    setImmediate(observeStoreRead, this.store.kind, (performance.now() - started) / 1000);
 
     const featureNames: string[] = [];
     const columns: FeatureColumn[] = [];
-    this.joinKeyColumns(registry, plan, entities, rows, convert, featureNames, columns);
+    for (const { column, joinKey, valueType, name } of layout.joinKeyColumns) {
+      const values = convert(column, joinKey, valueType);
+      featureNames.push(name);
+      columns.push({
+        values: values.map(valueToJson),
+        statuses: new Array<FieldStatus>(rows).fill('PRESENT'),
+        event_timestamps: new Array<string>(rows).fill(EPOCH_RFC3339),
+      });
+    }
+    for (const name of plan.featureNames) featureNames.push(name);
 
     const now = this.now();
+    // Values of one view and entity share an event time: its text is made once per result, and runs of
+    // equal times across results (a batch loaded at once) share one.
     let lastMs = Number.NaN;
     let lastText = EPOCH_RFC3339;
-    const format = (ms: number) => {
-      // Values of one view and entity share a timestamp; formatting it once per run of equal times is enough.
-      if (ms !== lastMs) {
-        lastMs = ms;
-        lastText = formatRfc3339(ms);
-      }
-      return lastText;
-    };
-    let nameIndex = 0;
-    plan.views.forEach((vp, v) => {
+    const resultMs = new Float64Array(results.length).fill(Number.NaN);
+    const resultText = new Array<string>(results.length);
+    for (let v = 0; v < plan.views.length; v++) {
+      const vp = plan.views[v]!;
       const base = firstRequest[v]!;
+      const step = vp.entityless ? 0 : 1;
+      const ttlMs = vp.ttlMs;
       for (let f = 0; f < vp.features.length; f++) {
-        const column: FeatureColumn = {
-          values: new Array<JsonFeatureValue>(rows),
-          statuses: new Array<FieldStatus>(rows),
-          event_timestamps: new Array<string>(rows),
-        };
-        for (let r = 0; r < rows; r++) {
-          const result = results[vp.entityless ? base : base + r]!;
+        const values = new Array<JsonFeatureValue>(rows);
+        const statuses = new Array<FieldStatus>(rows);
+        const timestamps = new Array<string>(rows);
+        for (let r = 0, i = base; r < rows; r++, i += step) {
+          const result = results[i]!;
           const value = result.values[f];
           if (value === undefined) {
-            column.values[r] = null;
-            column.statuses[r] = 'NOT_FOUND';
-            column.event_timestamps[r] = EPOCH_RFC3339;
+            values[r] = null;
+            statuses[r] = 'NOT_FOUND';
+            timestamps[r] = EPOCH_RFC3339;
             continue;
           }
           const eventMs = result.eventTimesMs[f] ?? 0;
-          column.values[r] = value;
-          column.statuses[r] =
+          values[r] = value;
+          statuses[r] =
             value === null
               ? 'NULL_VALUE'
-              : vp.ttlMs > 0 && now - eventMs > vp.ttlMs
+              : ttlMs > 0 && now - eventMs > ttlMs
                 ? 'OUTSIDE_MAX_AGE'
                 : 'PRESENT';
-          column.event_timestamps[r] = format(eventMs);
+          if (resultMs[i] !== eventMs) {
+            if (eventMs !== lastMs) {
+              lastMs = eventMs;
+              lastText = formatRfc3339(eventMs);
+            }
+            resultMs[i] = eventMs;
+            resultText[i] = lastText;
+          }
+          timestamps[r] = resultText[i]!;
         }
-        featureNames.push(plan.featureNames[nameIndex++]!);
-        columns.push(column);
+        columns.push({ values, statuses, event_timestamps: timestamps });
       }
-    });
+    }
     return { metadata: { feature_names: featureNames }, results: columns };
   }
 
-  /** Join-key columns lead the response, PRESENT with the epoch as timestamp, in the order the request gave them. */
-  private joinKeyColumns(
+  /** The layout of a request with these entity columns, built once per plan and set of columns. */
+  private layout(
     registry: FeastRegistry,
     plan: Plan,
     entities: Readonly<Record<string, readonly unknown[]>>,
-    rows: number,
-    convert: (column: string, joinKey: string, valueType: number) => EntityKeyValue[],
-    names: string[],
-    columns: FeatureColumn[],
-  ): void {
+    columnNames: readonly string[],
+  ): Layout {
+    const id = columnNames.join('\u0000');
+    let layout = plan.layouts.get(id);
+    if (layout) return layout;
+
+    const viewKeys: (number | MissingColumn)[] = [];
+    const keySets: KeySet[] = [];
+    const keySetIds = new Map<string, number>();
     // Request column -> join key it carries, and the name it is reported under: the join key itself, except
     // for columns a feature service maps a join key to, which keep their own name.
     const used = new Map<string, { jk: JoinKeyDef; name: string }>();
     for (const vp of plan.views) {
-      if (vp.entityless) continue;
-      vp.joinKeys.forEach((jk, k) => {
+      if (vp.entityless) {
+        viewKeys.push(-1);
+        continue;
+      }
+      let missing: MissingColumn | undefined;
+      const chosen = vp.joinKeys.map((jk, k) => {
         const column = vp.columns[k]!.find((c) => c in entities);
-        if (column === undefined || used.has(column)) return;
-        const mapped = column !== jk.joinKey && column !== jk.entity;
-        used.set(column, { jk, name: mapped ? column : jk.joinKey });
+        if (column === undefined) {
+          missing ??= { column: vp.columns[k]![0]!, joinKey: jk.joinKey, view: vp.view.name };
+          return '';
+        }
+        if (!used.has(column)) {
+          const mapped = column !== jk.joinKey && column !== jk.entity;
+          used.set(column, { jk, name: mapped ? column : jk.joinKey });
+        }
+        return column;
       });
+      if (missing) {
+        viewKeys.push(missing);
+        continue;
+      }
+      const keyId = vp.joinKeys.map((jk, k) => `${jk.joinKey}=${chosen[k]}:${jk.valueType}`).join('\u0000');
+      let index = keySetIds.get(keyId);
+      if (index === undefined) {
+        index = keySets.length;
+        keySetIds.set(keyId, index);
+        keySets.push({
+          serializer: new EntityKeySerializer(
+            vp.joinKeys.map((jk) => jk.joinKey),
+            this.version,
+          ),
+          sources: vp.joinKeys.map((jk, k) => ({
+            column: chosen[k]!,
+            joinKey: jk.joinKey,
+            valueType: jk.valueType,
+          })),
+        });
+      }
+      viewKeys.push(index);
     }
+
+    const joinKeyColumns: Layout['joinKeyColumns'] = [];
     const emitted = new Set<string>();
-    for (const column of Object.keys(entities)) {
+    for (const column of columnNames) {
       let use = used.get(column);
       if (!use) {
         // Join keys of other entities of the project are echoed too; anything else is request data.
@@ -252,14 +335,13 @@ export class OnlineFeatureReader {
       const { jk, name } = use;
       if (emitted.has(name)) continue;
       emitted.add(name);
-      const values = convert(column, jk.joinKey, jk.valueType);
-      names.push(name);
-      columns.push({
-        values: values.map(valueToJson),
-        statuses: new Array<FieldStatus>(rows).fill('PRESENT'),
-        event_timestamps: new Array<string>(rows).fill(EPOCH_RFC3339),
-      });
+      joinKeyColumns.push({ column, joinKey: jk.joinKey, valueType: jk.valueType, name });
     }
+
+    layout = { viewKeys, keySets, joinKeyColumns };
+    if (plan.layouts.size >= LAYOUT_CACHE_LIMIT) plan.layouts.clear();
+    plan.layouts.set(id, layout);
+    return layout;
   }
 
   private plan(registry: FeastRegistry, request: GetOnlineFeaturesRequest, fullNames: boolean): Plan {
@@ -352,6 +434,7 @@ export class OnlineFeatureReader {
         featureNames.push(output);
       }
       const joinKeys = registry.joinKeys(s.view);
+      const entityless = registry.isEntityless(s.view);
       views.push({
         view: s.view,
         features: s.features,
@@ -361,10 +444,13 @@ export class OnlineFeatureReader {
           if (mapped) return [mapped];
           return jk.entity && jk.entity !== jk.joinKey ? [jk.joinKey, jk.entity] : [jk.joinKey];
         }),
-        entityless: registry.isEntityless(s.view),
+        entityless,
+        dummyKey: entityless
+          ? serializeEntityKey([joinKeys[0]!.joinKey], [{ kind: 'string', value: '' }], this.version)
+          : undefined,
         ttlMs: s.view.ttlSeconds * 1000,
       });
     }
-    return { views, featureNames };
+    return { views, featureNames, allEntityless: views.every((v) => v.entityless), layouts: new Map() };
   }
 }

@@ -137,6 +137,20 @@ describe(RedisOnlineStore.name, () => {
       expect(response.results[2]!.values[0]).toBe(3);
       expect(response.results[5]!.values.filter((v) => v === 0.015)).toHaveLength(rows / 2);
     });
+    it('reads an entity asked for twice once, and answers both rows', async () => {
+      const before = await commandCalls('hmget');
+      const response = await reader.getOnlineFeatures({
+        features: ['customer_stats:txn_count_1h', 'customer_stats:tags'],
+        entities: { customer_id: ['c1', 'c2', 'c1'] },
+      });
+      const after = await commandCalls('hmget');
+      expect(after - before).toBe(2);
+      expect(response.results[1]!.values).toEqual([3, response.results[1]!.values[1], 3]);
+      expect(response.results[2]!.values[0]).toEqual(['vip', 'ü']);
+      expect(response.results[2]!.values[2]).toEqual(['vip', 'ü']);
+      expect(response.results[2]!.values[2]).not.toBe(response.results[2]!.values[0]);
+      expect(response.results[1]!.event_timestamps[2]).toBe(response.results[1]!.event_timestamps[0]);
+    });
   });
 
   describe('write', () => {

@@ -80,6 +80,26 @@ interface FieldPlan {
   tsField: Buffer;
 }
 
+/** One HMGET of a read: an entity's hash, the views asked of it and which requests they answer. */
+interface ReadGroup {
+  key: Uint8Array;
+  plans: FieldPlan[];
+  /** Pairs of (request index, index into `plans`). */
+  members: number[];
+  /** Every plan's fields followed by its `_ts` field, in `plans` order. */
+  fields: Buffer[];
+  /** Position of each plan's first field in `fields`. */
+  offsets?: number[];
+}
+
+const EMPTY_FIELDS: Buffer[] = [];
+
+function samePlans(a: readonly FieldPlan[], b: readonly FieldPlan[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Feast's Redis layout: one hash per (entity key, project); feature fields named by MurmurHash3 of
  * `view:feature`, a `_ts:<view>` field per view. A read is one HMGET per entity hash (every requested view's
@@ -141,33 +161,50 @@ export class RedisOnlineStore implements OnlineStore {
 
   async read(requests: readonly OnlineReadRequest[]): Promise<OnlineReadResult[]> {
     // Requests for the same entity (several views, or repeated rows) share one HMGET of the entity's hash.
-    const groups = new Map<
-      string,
-      { key: Uint8Array; members: { index: number; plan: FieldPlan; offset: number }[]; fields: Buffer[] }
-    >();
-    const order: {
-      key: Uint8Array;
-      members: { index: number; plan: FieldPlan; offset: number }[];
-      fields: Buffer[];
-    }[] = [];
-    requests.forEach((request, index) => {
-      const id = Buffer.from(
-        request.entityKey.buffer,
-        request.entityKey.byteOffset,
-        request.entityKey.byteLength,
-      ).toString('latin1');
-      let group = groups.get(id);
+    // Views usually share the key object too, so keys are grouped by identity first and by content after.
+    const order: ReadGroup[] = [];
+    const byObject = new Map<Uint8Array, ReadGroup>();
+    const byContent = new Map<string, ReadGroup>();
+    for (let index = 0; index < requests.length; index++) {
+      const request = requests[index]!;
+      let group = byObject.get(request.entityKey);
       if (!group) {
-        group = { key: request.entityKey, members: [], fields: [] };
-        groups.set(id, group);
-        order.push(group);
+        const key = request.entityKey;
+        const id = (
+          Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength)
+        ).toString('latin1');
+        group = byContent.get(id);
+        if (!group) {
+          group = { key, plans: [], members: [], fields: EMPTY_FIELDS };
+          byContent.set(id, group);
+          order.push(group);
+        }
+        byObject.set(key, group);
       }
       const plan = this.plan(request.view, request.features);
-      const existing = group.members.find((m) => m.plan === plan);
-      const offset = existing ? existing.offset : group.fields.length;
-      if (!existing) group.fields.push(...plan.fields, plan.tsField);
-      group.members.push({ index, plan, offset });
-    });
+      let p = group.plans.indexOf(plan);
+      if (p < 0) p = group.plans.push(plan) - 1;
+      group.members.push(index, p);
+    }
+
+    // Entities asking for the same views (the usual case) share one field list and its offsets.
+    let previous: ReadGroup | undefined;
+    for (const group of order) {
+      if (previous && samePlans(previous.plans, group.plans)) {
+        group.fields = previous.fields;
+        group.offsets = previous.offsets;
+      } else {
+        const fields: Buffer[] = [];
+        const offsets: number[] = [];
+        for (const plan of group.plans) {
+          offsets.push(fields.length);
+          fields.push(...plan.fields, plan.tsField);
+        }
+        group.fields = fields;
+        group.offsets = offsets;
+      }
+      previous = group;
+    }
 
     const pipeline = this.client.pipeline();
     for (const group of order)
@@ -181,12 +218,17 @@ export class RedisOnlineStore implements OnlineStore {
     if (!replies) throw storeUnavailable('redis', new Error('pipeline was discarded'));
 
     const results = new Array<OnlineReadResult>(requests.length);
-    order.forEach((group, g) => {
+    for (let g = 0; g < order.length; g++) {
       const [err, reply] = replies[g]!;
       if (err) throw replyError(err);
       const buffers = reply as (Buffer | null)[];
-      for (const { index, plan, offset } of group.members) {
-        const n = plan.fields.length;
+      const group = order[g]!;
+      const { members, plans, offsets } = group;
+      for (let m = 0; m < members.length; m += 2) {
+        const index = members[m]!;
+        const p = members[m + 1]!;
+        const n = plans[p]!.fields.length;
+        const offset = offsets![p]!;
         const tsBytes = buffers[offset + n];
         const eventTimeMs = tsBytes ? decodeTimestamp(tsBytes) : undefined;
         const values = new Array<JsonFeatureValue | undefined>(n);
@@ -203,7 +245,7 @@ export class RedisOnlineStore implements OnlineStore {
         }
         results[index] = { values, eventTimesMs };
       }
-    });
+    }
     return results;
   }
 
