@@ -78,11 +78,16 @@ export class FeaturesService {
         }
       }
       const reply = await this.repo.reader.getOnlineFeatures(request);
-      // Counting statuses and ages walks every value: done after the reply has gone out.
-      setImmediate(() => this.record(reply, reply.metadata.feature_names.length - features));
+      const seconds = (performance.now() - started) / 1000;
+      // Metrics (counting statuses and ages walks every value) are recorded after the reply has gone out.
+      setImmediate(() => {
+        featuresMetrics.requestDuration.observe({ api }, seconds);
+        this.record(reply, reply.metadata.feature_names.length - features);
+      });
       return reply;
-    } finally {
+    } catch (err) {
       featuresMetrics.requestDuration.observe({ api }, (performance.now() - started) / 1000);
+      throw err;
     }
   }
 
