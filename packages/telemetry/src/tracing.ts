@@ -23,6 +23,12 @@ export interface TracingOptions {
 }
 
 let sdk: NodeSDK | undefined;
+let exporting = false;
+
+/** Whether finished spans leave the process (an OTLP endpoint or a span processor was given). */
+export function tracingExports(): boolean {
+  return exporting;
+}
 
 /**
  * Starts OpenTelemetry tracing once per process. Spans are always created (so logs and
@@ -39,6 +45,7 @@ export function startTracing(options: TracingOptions): void {
   } else {
     log.info('OTEL_EXPORTER_OTLP_ENDPOINT not set: traces stay in-process (ids in logs and headers only)');
   }
+  exporting = processors.length > 0;
   if (processors.length === 0) processors.push(new NoopSpanProcessor());
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
@@ -54,6 +61,7 @@ export function startTracing(options: TracingOptions): void {
 export async function stopTracing(): Promise<void> {
   const current = sdk;
   sdk = undefined;
+  exporting = false;
   await current?.shutdown();
 }
 

@@ -5,9 +5,9 @@ import {
   type MessageHandler,
   Server,
 } from '@nestjs/microservices';
-import { type Span, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { HEADERS, RegattaError, parseOrThrow, type Contract } from '@regatta/contracts';
-import { createLogger, extractTraceContext, tracer, type Logger } from '@regatta/telemetry';
+import { createLogger, extractTraceContext, tracer, tracingExports, type Logger } from '@regatta/telemetry';
 import { type Observable, isObservable, lastValueFrom, throwError } from 'rxjs';
 import { type Bus, type BusSubscription, type Headers, type IncomingMessage } from './bus.js';
 import { messagingMetrics } from './metrics.js';
@@ -182,14 +182,18 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     const deadline = arrivedWall + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0);
     const streaming = headers.get(HEADERS.stream) === '1';
     const parent = extractTraceContext(headers);
-    const span = tracer().startSpan(
-      `${msg.subject} process`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: { 'messaging.destination.name': msg.subject, 'messaging.system': 'nats' },
-      },
-      parent,
-    );
+    // Outside a request scope nothing can see the span but an exporter, so without one it is not made.
+    const span =
+      this.requestScope || tracingExports()
+        ? tracer().startSpan(
+            `${msg.subject} process`,
+            {
+              kind: SpanKind.SERVER,
+              attributes: { 'messaging.destination.name': msg.subject, 'messaging.system': 'nats' },
+            },
+            parent,
+          )
+        : undefined;
     let outcome = 'ok';
     try {
       const run = () => this.dispatch(msg, handler, contract, deadline, streaming);
@@ -199,21 +203,25 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
           requestId: headers.get(HEADERS.requestId),
           tenant: headers.get(HEADERS.tenant),
         };
-        await context.with(trace.setSpan(parent, span), () => runWithScope(scope, run));
+        await context.with(trace.setSpan(parent, span!), () => runWithScope(scope, run));
       } else {
         await run();
       }
     } catch (thrown) {
-      const err = this.toRegattaError(thrown, msg.subject, span);
+      const err = this.toRegattaError(
+        thrown,
+        msg.subject,
+        span?.spanContext().traceId ?? trace.getSpanContext(parent)?.traceId,
+      );
       outcome = err.code;
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: err.code });
       if (msg.replyable) {
         const reply = errorReply(err);
         if (streaming) reply.headers.set(FRAME_HEADER, 'error');
         msg.reply(reply.data, reply.headers);
       }
     } finally {
-      span.end();
+      span?.end();
       const seconds = (performance.now() - started) / 1000;
       if (outcome === 'ok') this.okObserver(msg.subject).observe(seconds);
       else messagingMetrics.serverDuration.observe({ subject: msg.subject, outcome }, seconds);
@@ -271,7 +279,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     });
   }
 
-  private toRegattaError(thrown: unknown, subject: string, span: Span): RegattaError {
+  private toRegattaError(thrown: unknown, subject: string, traceId: string | undefined): RegattaError {
     if (thrown instanceof RegattaError) return thrown;
     // A handler may surface a typed error as a plain object (RpcException payload).
     const obj = thrown as { code?: unknown; message?: unknown; error?: unknown };
@@ -286,7 +294,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       {
         subject,
         // Inside the request scope the logger adds the trace id itself.
-        ...(!this.requestScope && { trace_id: span.spanContext().traceId }),
+        ...(!this.requestScope && traceId && { trace_id: traceId }),
         err: thrown instanceof Error ? { message: thrown.message, stack: thrown.stack } : thrown,
       },
       'handler failed',

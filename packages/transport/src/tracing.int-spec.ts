@@ -4,6 +4,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { startTracing, stopTracing, tracer } from '@regatta/telemetry';
 import { RpcClient } from './client.js';
 import { NatsBus } from './nats-bus.js';
+import { RegattaServer } from './server.js';
 import { Echo, startTestService } from '../test/suite.js';
 
 describe('trace propagation over NATS', () => {
@@ -42,5 +43,39 @@ describe('trace propagation over NATS', () => {
     expect(send!.spanContext().traceId).toBe(traceId);
     expect(processSpan!.spanContext().traceId).toBe(traceId);
     expect(processSpan!.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
+  });
+
+  it('records the process span of a leaf service (no request scope) while spans are exported', async () => {
+    const { Module } = await import('@nestjs/common');
+    const { NestFactory } = await import('@nestjs/core');
+    const { contract } = await import('@regatta/contracts');
+    const { z } = await import('zod');
+    const Leaf = contract({
+      subject: 'test.leaf.v1',
+      request: z.object({}),
+      reply: z.object({ ok: z.boolean() }),
+    });
+    @Module({})
+    class LeafModule {}
+    const server = new RegattaServer({
+      bus: serviceBus,
+      service: 'trace-leaf',
+      contracts: [Leaf],
+      requestScope: false,
+    });
+    server.addRoute(Leaf.subject, () => ({ ok: true }));
+    const leaf = await NestFactory.createMicroservice(LeafModule, { strategy: server, logger: false });
+    await leaf.listen();
+    try {
+      const client = new RpcClient({ bus: callerBus });
+      const root = tracer().startSpan('GET /v1/leaf');
+      const { context, trace } = await import('@opentelemetry/api');
+      await context.with(trace.setSpan(context.active(), root), () => client.request(Leaf, {}));
+      root.end();
+      const processSpan = exporter.getFinishedSpans().find((s) => s.name === 'test.leaf.v1 process');
+      expect(processSpan?.spanContext().traceId).toBe(root.spanContext().traceId);
+    } finally {
+      await leaf.close();
+    }
   });
 });
