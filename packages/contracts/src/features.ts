@@ -53,8 +53,8 @@ export const GetFeaturesRequest = z
 export type GetFeaturesRequest = z.input<typeof GetFeaturesRequest>;
 
 /** JSON Schema (input side) of `schema`, as metadata for a schema that validates the same values another way. */
-function documentedAs(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+function documentedAs(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
   return json;
 }
 
@@ -128,42 +128,83 @@ function wellFormedRequest(value: unknown): ParsedGetFeaturesRequest | undefined
   };
 }
 
-const STATUSES: ReadonlySet<unknown> = new Set(FieldStatus.options);
-const isStatus = (v: unknown): v is FieldStatus => STATUSES.has(v);
-const isString = (v: unknown): v is string => typeof v === 'string';
-const isAnything = (_v: unknown): _v is unknown => true;
-
-/**
- * An array whose every element passes `isItem`, checked in one loop and returned as is: a reply carries up to
- * 10,000 values, statuses and timestamps, which element-by-element schema parsing would copy one by one.
- * Documented as `{type: array, items}` like `z.array`.
- */
-function listOf<T>(isItem: (v: unknown) => v is T, items: Record<string, unknown>, what: string) {
-  return z
-    .custom<T[]>(
-      (v) => {
-        if (!Array.isArray(v)) return false;
-        for (let i = 0; i < v.length; i++) if (!isItem(v[i])) return false;
-        return true;
-      },
-      { message: `expected an array of ${what}` },
-    )
-    .meta({ type: 'array', items });
-}
-
 /** One column: a value, status and event time (RFC 3339) per entity row. */
 export const FeatureColumn = z.object({
-  values: listOf(isAnything, {}, 'values'),
-  statuses: listOf(isStatus, { type: 'string', enum: FieldStatus.options }, 'field statuses'),
-  event_timestamps: listOf(isString, { type: 'string' }, 'strings'),
+  values: z.array(z.unknown()),
+  statuses: z.array(FieldStatus),
+  event_timestamps: z.array(z.string()),
 });
 
-/** Feast's column-major response: `results[i]` belongs to `metadata.feature_names[i]`; join keys first. */
-export const GetFeaturesReply = z.object({
+/** The reply's full schema: its documentation, and the parse of anything the one-pass check below does not accept. */
+const GetFeaturesReplySchema = z.object({
   metadata: z.object({ feature_names: z.array(z.string()) }),
   results: z.array(FeatureColumn),
 });
+
+/**
+ * Feast's column-major response: `results[i]` belongs to `metadata.feature_names[i]`; join keys first.
+ * A reply carries up to 10,000 values, statuses and timestamps: in plain JSON form it is checked in one pass
+ * and returned as is; anything else goes through the full schema (same issues, same result). Documented as
+ * the full schema.
+ */
+export const GetFeaturesReply = z
+  .custom<z.output<typeof GetFeaturesReplySchema>>()
+  .meta(documentedAs(GetFeaturesReplySchema, 'output'))
+  .check((ctx) => {
+    if (isPlainReply(ctx.value)) return;
+    const result = GetFeaturesReplySchema.safeParse(ctx.value);
+    if (result.success) parsedReplies.set(ctx.value, result.data);
+    else
+      for (const { message, path, input } of result.error.issues)
+        ctx.issues.push({ code: 'custom', message, path, input });
+  })
+  .overwrite((value) => parsedReplies.get(value) ?? value);
 export type GetFeaturesReply = z.infer<typeof GetFeaturesReply>;
+
+/** Results of the full schema for valid replies the one-pass check left to it (they may differ, e.g. drop keys). */
+const parsedReplies = new WeakMap<object, GetFeaturesReply>();
+
+const STATUSES: ReadonlySet<unknown> = new Set(FieldStatus.options);
+const isString = (v: unknown) => typeof v === 'string';
+const isStatus = (v: unknown) => STATUSES.has(v);
+
+/** A plain object (as JSON.parse makes them) with exactly `count` keys. */
+function isJsonObject(v: unknown, count: number): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  let keys = 0;
+  for (const _ in v) keys++;
+  return keys === count;
+}
+
+function isListOf(v: unknown, isItem: (item: unknown) => boolean): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (!isItem(v[i])) return false;
+  return true;
+}
+
+function isPlainColumn(v: unknown): boolean {
+  return (
+    isJsonObject(v, 3) &&
+    Object.hasOwn(v, 'values') &&
+    Array.isArray(v.values) &&
+    Object.hasOwn(v, 'statuses') &&
+    isListOf(v.statuses, isStatus) &&
+    Object.hasOwn(v, 'event_timestamps') &&
+    isListOf(v.event_timestamps, isString)
+  );
+}
+
+/** Whether `v` is a valid reply as JSON.parse makes it, which the full schema would return unchanged. */
+function isPlainReply(v: unknown): boolean {
+  if (!isJsonObject(v, 2) || !Object.hasOwn(v, 'metadata') || !Object.hasOwn(v, 'results')) return false;
+  const { metadata, results } = v;
+  return (
+    isJsonObject(metadata, 1) &&
+    Object.hasOwn(metadata, 'feature_names') &&
+    isListOf(metadata.feature_names, isString) &&
+    isListOf(results, isPlainColumn)
+  );
+}
 
 export const FEATURES = {
   get: contract({ subject: 'features.get.v1', request: GetFeaturesRequest, reply: GetFeaturesReply }),
