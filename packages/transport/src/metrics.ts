@@ -1,5 +1,15 @@
 import { counter, gauge, histogram, type Counter, type Gauge, type Histogram } from '@regatta/telemetry';
 
+/** How many requests each server in this process has in flight, read when metrics are scraped. */
+const inFlightReaders = new Set<{ service: string; read: () => number }>();
+
+/** Reports `read()` under messaging_server_in_flight{service} until the returned function is called. */
+export function trackInFlight(service: string, read: () => number): () => void {
+  const reader = { service, read };
+  inFlightReaders.add(reader);
+  return () => inFlightReaders.delete(reader);
+}
+
 export const messagingMetrics: {
   clientDuration: Histogram<'subject' | 'outcome'>;
   serverDuration: Histogram<'subject' | 'outcome'>;
@@ -20,6 +30,13 @@ export const messagingMetrics: {
     name: 'messaging_server_in_flight',
     help: 'NATS requests being handled now',
     labelNames: ['service'],
+    // Counted by each server as messages come and go; summed per service only when scraped.
+    collect() {
+      const byService = new Map<string, number>();
+      for (const { service, read } of inFlightReaders)
+        byService.set(service, (byService.get(service) ?? 0) + read());
+      for (const [service, count] of byService) this.set({ service }, count);
+    },
   }),
   clientRetries: counter({
     name: 'messaging_client_retries_total',

@@ -3,6 +3,7 @@ import { Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { HEADERS, RegattaError, contract } from '@regatta/contracts';
+import { getRegistry } from '@regatta/telemetry';
 import { z } from 'zod';
 import { type Bus, type Headers, type IncomingMessage } from './bus.js';
 import { currentScope } from './scope.js';
@@ -182,5 +183,30 @@ describe(RegattaServer.name, () => {
     expect(server.inFlightCount).toBe(0);
     expect(bus.replies).toHaveLength(50);
     expect(bus.replies.every((r) => r.status === 'ok')).toBe(true);
+  });
+
+  it('reports requests in flight per service when scraped, and stops once closed', async () => {
+    const inFlight = async (): Promise<number | undefined> => {
+      const metric = await getRegistry().getSingleMetric('messaging_server_in_flight')!.get();
+      return metric.values.find((v) => v.labels.service === 'gauge-test')?.value;
+    };
+    const bus = new BurstBus();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await serve(
+      bus,
+      async () => {
+        await held;
+        return { n: 0 };
+      },
+      { service: 'gauge-test' },
+    );
+    bus.burst(Square.subject, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(await inFlight()).toBe(3);
+    release();
+    await bus.until(3);
+    expect(await inFlight()).toBe(0);
+    await app!.close();
+    app = undefined;
   });
 });

@@ -10,7 +10,7 @@ import { HEADERS, RegattaError, parseOrThrow, type Contract } from '@regatta/con
 import { createLogger, extractTraceContext, tracer, tracingExports, type Logger } from '@regatta/telemetry';
 import { type Observable, isObservable, lastValueFrom, throwError } from 'rxjs';
 import { type Bus, type BusSubscription, type Headers, type IncomingMessage } from './bus.js';
-import { messagingMetrics } from './metrics.js';
+import { messagingMetrics, trackInFlight } from './metrics.js';
 import { runWithScope } from './scope.js';
 import { FRAME_HEADER, STATUS_HEADER, decodeJson, encodeJson, errorReply } from './wire.js';
 
@@ -93,7 +93,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
   private readonly requestScope: boolean;
   /** Metric children bound once per subject, so no label object is built per message. */
   private readonly okDuration = new Map<string, Observer>();
-  private readonly inFlightGauge: { inc(): void; dec(): void };
+  private untrackInFlight: (() => void) | undefined;
   private readonly sliceMs: number;
   private inbox: (Delivery | undefined)[] = [];
   private inboxHead = 0;
@@ -106,10 +106,10 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     for (const c of options.contracts ?? []) this.schemas.set(c.subject, c);
     this.requestScope = options.requestScope ?? true;
     this.sliceMs = options.sliceMs ?? 2;
-    this.inFlightGauge = messagingMetrics.serverInFlight.labels({ service: options.service });
   }
 
   listen(callback: (...optionalParams: unknown[]) => void): void {
+    this.untrackInFlight ??= trackInFlight(this.options.service, () => this.inFlight);
     for (const [pattern, handler] of this.getHandlers()) {
       const subject = pattern;
       const contract = this.schemas.get(subject);
@@ -147,7 +147,6 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
    */
   private receive(msg: IncomingMessage, handler: MessageHandler, contract: Contract | undefined): void {
     this.inFlight++;
-    this.inFlightGauge.inc();
     const arrived = performance.now();
     const delivery: Delivery = { msg, handler, contract, arrived, arrivedWall: Date.now() };
     if (this.sliceEnds === 0) {
@@ -225,7 +224,6 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       const seconds = (performance.now() - started) / 1000;
       if (outcome === 'ok') this.okObserver(msg.subject).observe(seconds);
       else messagingMetrics.serverDuration.observe({ subject: msg.subject, outcome }, seconds);
-      this.inFlightGauge.dec();
       if (--this.inFlight === 0) this.idle?.();
     }
   }
@@ -320,6 +318,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
         };
       });
     }
+    this.untrackInFlight?.();
   }
 
   on(): never {

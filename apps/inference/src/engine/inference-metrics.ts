@@ -31,6 +31,9 @@ export const NO_BATCHER_METRICS: BatcherMetrics = {
   costModel: () => undefined,
 };
 
+/** Queue depth of each model version, kept by its batcher and read into the gauge at scrape time. */
+const pendingNow = new Map<string, { labels: { model: string; version: string }; requests: number }>();
+
 /** Triton-like inference metrics on the process registry, one set of children per model version. */
 export class InferenceMetrics {
   private readonly requests = counter({
@@ -76,6 +79,10 @@ export class InferenceMetrics {
     name: 'inference_pending_requests',
     help: 'Requests queued and not yet running',
     labelNames: ['model', 'version'],
+    // The queue changes twice per request; the gauge reads it only when scraped.
+    collect() {
+      for (const { labels, requests } of pendingNow.values()) this.set(labels, requests);
+    },
   });
   private readonly rejections = counter({
     name: 'inference_rejections_total',
@@ -116,7 +123,8 @@ export class InferenceMetrics {
     const batchRows = this.batchRows.labels(labels);
     const compute = this.computeSeconds.labels(labels);
     const wait = this.queueWaitSeconds.labels(labels);
-    const pending = this.pendingRequests.labels(labels);
+    const queue = { labels, requests: 0 };
+    pendingNow.set(`${model}:${version}`, queue);
     const fixed = this.costFixed.labels(labels);
     const perRow = this.costPerRow.labels(labels);
     return {
@@ -128,7 +136,7 @@ export class InferenceMetrics {
         compute.observe(seconds);
       },
       queueWait: (seconds) => wait.observe(seconds),
-      pending: (n) => pending.set(n),
+      pending: (n) => (queue.requests = n),
       costModel: (a, b) => {
         fixed.set(a);
         perRow.set(b);
