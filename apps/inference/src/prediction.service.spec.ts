@@ -3,6 +3,7 @@ import { FeatureCache } from '@regatta/cache';
 import { RegattaError, type PredictRequest } from '@regatta/contracts';
 import { type ModelInfo, type PredictRequest as EngineRequest, type PredictResult } from './engine/index.js';
 import { type PredictionEngine, PredictionService } from './prediction.service.js';
+import { failure } from './testing/fixtures.js';
 
 const FRAUD: ModelInfo = {
   name: 'fraud',
@@ -84,15 +85,6 @@ function setup(options: { cache?: boolean; timeoutMs?: number } = {}) {
   const predict = (request: PredictRequest, deadline = Date.now() + 1_000) =>
     service.predict({ cache: true, ...request }, deadline);
   return { engine, service, predict, recorded };
-}
-
-async function failure(promise: Promise<unknown>): Promise<RegattaError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegattaError);
-  return err as RegattaError;
 }
 
 describe(PredictionService.name, () => {

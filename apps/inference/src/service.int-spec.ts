@@ -8,47 +8,16 @@ import { loadConfig } from '@regatta/config';
 import { HEALTH, INFERENCE, type PredictReply, RegattaError } from '@regatta/contracts';
 import { NatsBus, RpcClient, decodeError, encodeJson } from '@regatta/transport';
 import { buildOnnxModel } from '../training/onnx-builder.js';
-import { Prng } from '../training/prng.js';
 import { inferenceEnv } from './config.js';
 import { type RunningInference, createInferenceService } from './service.js';
 import { PrivateServer } from './testing/private-server.js';
+import { failure, fraudRows } from './testing/fixtures.js';
 
 const MODELS = fileURLToPath(new URL('../models', import.meta.url));
-
-/** Plausible fraud-model rows from a seeded generator. */
-function fraudRows(count: number, seed: number): number[][] {
-  const rng = new Prng(seed);
-  return Array.from({ length: count }, () => [
-    Math.round(rng.logNormal(3.5, 1) * 100) / 100,
-    rng.int(24),
-    rng.int(2),
-    rng.bernoulli(0.1) ? 1 : 0,
-    rng.bernoulli(0.1) ? 1 : 0,
-    rng.poisson(0.2),
-    rng.poisson(2),
-    Math.round(rng.logNormal(3.5, 0.7) * 100) / 100,
-    Math.round(rng.logNormal(3, 0.7) * 100) / 100,
-    rng.int(3000),
-    rng.poisson(0.1),
-    1 + rng.poisson(1),
-    rng.between(0, 0.05),
-    Math.round(rng.logNormal(4, 0.6) * 100) / 100,
-    rng.uniform(),
-  ]);
-}
 
 /** The float64 bit patterns of every output value, so equality below means bit for bit. */
 function bits(replies: PredictReply[]): string[] {
   return replies.map((r) => Buffer.from(Float64Array.from(r.outputs.score!.flat()).buffer).toString('hex'));
-}
-
-async function failure(promise: Promise<unknown>): Promise<RegattaError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegattaError);
-  return err as RegattaError;
 }
 
 describe('inference service over real NATS and Redis', () => {

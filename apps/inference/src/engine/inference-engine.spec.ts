@@ -4,47 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RegattaError } from '@regatta/contracts';
 import { getRegistry } from '@regatta/telemetry';
 
-import { Prng } from '../../training/prng.js';
 import { buildOnnxModel } from '../../training/onnx-builder.js';
 import { InferenceEngine, type PredictRequest } from './inference-engine.js';
+import { failure, fraudRows } from '../testing/fixtures.js';
 
 const MODELS = fileURLToPath(new URL('../../models', import.meta.url));
 const CRASHING_WORKER = new URL('./__fixtures__/crashing-worker.mjs', import.meta.url);
-
-/** Plausible fraud-model rows from a seeded generator. */
-function fraudRows(count: number, seed: number): number[][] {
-  const rng = new Prng(seed);
-  return Array.from({ length: count }, () => [
-    Math.round(rng.logNormal(3.5, 1) * 100) / 100,
-    rng.int(24),
-    rng.int(2),
-    rng.bernoulli(0.1) ? 1 : 0,
-    rng.bernoulli(0.1) ? 1 : 0,
-    rng.poisson(0.2),
-    rng.poisson(2),
-    Math.round(rng.logNormal(3.5, 0.7) * 100) / 100,
-    Math.round(rng.logNormal(3, 0.7) * 100) / 100,
-    rng.int(3000),
-    rng.poisson(0.1),
-    1 + rng.poisson(1),
-    rng.between(0, 0.05),
-    Math.round(rng.logNormal(4, 0.6) * 100) / 100,
-    rng.uniform(),
-  ]);
-}
-
-/** Captures the rejection of a call that must fail. */
-async function failure(promise: Promise<unknown>): Promise<RegattaError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RegattaError);
-  return err as RegattaError;
-}
 
 describe(InferenceEngine.name, () => {
   describe('with the fraud model', () => {
