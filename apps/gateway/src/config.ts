@@ -76,7 +76,7 @@ export const gatewayEnv = defineEnv({
   },
   API_KEY_CACHE_TTL_MS: {
     schema: env.int(30_000, 0, 3_600_000),
-    doc: 'how long a worker trusts a verified key before asking the database again (also the delay before a revocation reaches other workers)',
+    doc: 'how long a worker trusts a verified key before asking the database again (also the longest a revocation takes to reach a worker that missed its NATS announcement)',
   },
   RATE_LIMIT_PER_S: {
     schema: env.number(50, 0.001),

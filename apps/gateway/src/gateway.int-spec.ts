@@ -82,4 +82,20 @@ describe('gateway on Postgres and Redis', () => {
     expect(revoked.body.revoked_at).toEqual(expect.any(String));
     expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(401);
   });
+
+  it('stops accepting a revoked key on the other replica at once, not when its cache expires', async () => {
+    const created = await call(one, '/v1/admin/keys', {
+      key: TEST_ADMIN_KEY,
+      body: { tenant: 'acme', scopes: ['predict'] },
+    });
+    const key = created.body.key as string;
+    // Replica two verifies the key and caches it for API_KEY_CACHE_TTL_MS (30 s by default).
+    expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(200);
+    const revoked = await call(one, `/v1/admin/keys/${created.body.id as string}`, {
+      key: TEST_ADMIN_KEY,
+      method: 'DELETE',
+    });
+    expect(revoked.status).toBe(200);
+    expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(401);
+  });
 });

@@ -3,10 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
-import { HEALTH, SERVICES, type DependencyCheck } from '@regatta/contracts';
+import { GATEWAY, HEALTH, RegattaError, SERVICES, type DependencyCheck } from '@regatta/contracts';
 import { type SqlClient } from '@regatta/db';
 import { HealthRegistry, type RunningService, startAdminServer } from '@regatta/runtime';
-import { createLogger } from '@regatta/telemetry';
+import { type Logger, createLogger } from '@regatta/telemetry';
 import { type Bus, PassThroughRpcFilter, RegattaServer, RpcClient } from '@regatta/transport';
 import { ApiKeyAdmin } from './auth/admin-keys.service.js';
 import { ApiKeyAuthenticator } from './auth/authenticator.js';
@@ -91,6 +91,34 @@ async function downstreamCheck(
       : { status: 'down', detail: 'not ready' };
   } catch (err) {
     return { status: 'down', detail: (err as Error).message };
+  }
+}
+
+/** How long a revoking gateway waits for the other replicas to confirm they forgot the key. */
+const REVOCATION_WINDOW_MS = 250;
+
+/**
+ * Asks every gateway replica (this one included) to forget a revoked key and logs how many answered. A
+ * failure is logged, never thrown: the key is revoked in the store either way, and replicas that did not
+ * hear it stop trusting it when their cache entry expires.
+ */
+async function announceRevocation(client: RpcClient, keyId: string, log: Logger): Promise<void> {
+  try {
+    const replies = await client.gather(
+      GATEWAY.keyRevoked,
+      { key_id: keyId },
+      { windowMs: REVOCATION_WINDOW_MS },
+    );
+    const answered = replies.filter((r) => !(r instanceof RegattaError)).length;
+    log.info(
+      { keyId, replicas: answered },
+      'revoked API key forgotten by the gateway replicas that answered',
+    );
+  } catch (err) {
+    log.warn(
+      { keyId, err: err instanceof Error ? err.message : String(err) },
+      'could not announce a revoked API key; other replicas drop it when their cache entry expires',
+    );
   }
 }
 
@@ -199,7 +227,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
         health,
         client,
         downstream,
-        keys: new ApiKeyAdmin(keyStore, authenticator),
+        keys: new ApiKeyAdmin(keyStore, authenticator, (keyId) => announceRevocation(client, keyId, log)),
         catalog,
         sql,
         options: {
@@ -218,10 +246,13 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     const server = new RegattaServer({
       bus,
       service: GATEWAY_SERVICE,
-      contracts: [HEALTH.gateway, SLO_SNAPSHOT.gateway],
+      contracts: [HEALTH.gateway, SLO_SNAPSHOT.gateway, GATEWAY.keyRevoked],
       logger: log,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     });
+    server.addRoute(GATEWAY.keyRevoked.subject, (request) => ({
+      forgotten: authenticator.forget((request as { key_id: string }).key_id),
+    }));
     // Deferred, so the RPC filter is in place before the listeners are registered.
     const micro = app.connectMicroservice<MicroserviceOptions>(
       { strategy: server },

@@ -8,3 +8,4 @@ export * from './llm.js';
 export * from './inference.js';
 export * from './features.js';
 export * from './decisions.js';
+export * from './gateway.js';

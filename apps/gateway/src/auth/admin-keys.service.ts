@@ -29,6 +29,8 @@ export class ApiKeyAdmin {
   constructor(
     private readonly store: ApiKeyStore,
     private readonly authenticator: Pick<ApiKeyAuthenticator, 'hash' | 'forget'>,
+    /** Tells the other gateway processes to forget a revoked key now; must not throw. */
+    private readonly announceRevocation: (keyId: string) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   async create(actor: Principal, req: CreateKeyRequest): Promise<CreatedKey> {
@@ -77,12 +79,16 @@ export class ApiKeyAdmin {
     return viewOf(await this.visible(actor, id));
   }
 
-  /** Revokes a key; this process stops accepting it at once, others within API_KEY_CACHE_TTL_MS. */
+  /**
+   * Revokes a key. This process stops accepting it at once and the other gateway processes as soon as they
+   * hear the announcement; one that misses it follows within API_KEY_CACHE_TTL_MS.
+   */
   async revoke(actor: Principal, id: string): Promise<ApiKeyView> {
     await this.visible(actor, id);
     const record = await this.store.revoke(id);
     if (!record) throw new RegattaError('NOT_FOUND', `no API key ${id}`);
     this.authenticator.forget(id);
+    await this.announceRevocation(id);
     return viewOf(record);
   }
 

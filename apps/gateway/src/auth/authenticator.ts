@@ -89,9 +89,19 @@ export class ApiKeyAuthenticator {
     return principal;
   }
 
-  /** Forgets a key at once in this process (after a revocation); other processes follow within the TTL. */
-  forget(keyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.principal?.keyId === keyId) this.cache.delete(hash);
+  /**
+   * Forgets a key at once in this process (after a revocation) and returns how many cached entries it
+   * dropped. Other gateway processes are told over NATS (gateway.keys.revoked.v1); any that miss the
+   * message stop trusting the key within the cache TTL.
+   */
+  forget(keyId: string): number {
+    let dropped = 0;
+    for (const [hash, entry] of this.cache) {
+      if (entry.principal?.keyId !== keyId) continue;
+      this.cache.delete(hash);
+      dropped++;
+    }
+    return dropped;
   }
 
   private async lookup(hash: string): Promise<Principal | undefined> {

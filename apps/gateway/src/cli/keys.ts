@@ -70,7 +70,7 @@ export async function runKeysCli(
   const [command, ...rest] = positionals;
   const admin = new ApiKeyAdmin(deps.store, {
     hash: (key) => hashApiKey(key, deps.pepper),
-    forget: () => undefined,
+    forget: () => 0,
   });
   const print = (value: unknown, text: string) => io.out(values.json ? JSON.stringify(value, null, 2) : text);
   try {
