@@ -207,8 +207,15 @@ describe('llm.chat.v1', () => {
       )!;
       const worst = worstCaseUsd(bodies[0]!, price, 4096);
       await start({ LLM_TENANT_BUDGET_USD: String(worst * 10.5) });
-      fake.latencyMs = 50;
-      const results = await Promise.allSettled(bodies.map((body) => t.client.request(LLM.chat, { body })));
+      // Nothing settles (and releases its reservation) until every request has been let through or
+      // refused: all 100 compete for the same 10.5 requests' worth of budget, however slow the machine.
+      const release = fake.hold();
+      let refusedSoFar = 0;
+      const calls = bodies.map((body) => t.client.request(LLM.chat, { body }));
+      for (const call of calls) call.catch(() => refusedSoFar++);
+      await waitFor(() => fake.calls + refusedSoFar === bodies.length, 20_000);
+      release();
+      const results = await Promise.allSettled(calls);
       const refused: RegattaError[] = [];
       for (const r of results) if (r.status === 'rejected') refused.push(r.reason as RegattaError);
       expect(fake.calls).toBeLessThanOrEqual(10);

@@ -10,7 +10,8 @@ export type FakeRequestBody = Record<string, unknown> & {
 /**
  * An OpenAI-compatible HTTP server for tests: answers `POST /v1/chat/completions` with a reply that
  * echoes the last message, whole or streamed, and counts calls, aborted calls and calls in flight.
- * `failWith` makes the next calls answer with those statuses, `latencyMs`/`chunkDelayMs` slow it down.
+ * `failWith` makes the next calls answer with those statuses, `latencyMs`/`chunkDelayMs` slow it down,
+ * `hold()` keeps every answer back until released.
  */
 export class FakeOpenAi {
   calls = 0;
@@ -26,8 +27,19 @@ export class FakeOpenAi {
   failWith: number[] = [];
   retryAfterS: number | undefined;
   readonly bodies: FakeRequestBody[] = [];
+  private gate: Promise<void> | undefined;
 
   private constructor(private readonly server: Server) {}
+
+  /** Holds every answer (calls are still counted on arrival) until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
 
   static async start(): Promise<FakeOpenAi> {
     const holder: { fake?: FakeOpenAi } = {};
@@ -71,6 +83,7 @@ export class FakeOpenAi {
       this.inFlight--;
       if (!finished) this.aborted++;
     });
+    if (this.gate) await this.gate;
     await sleep(this.latencyMs);
     const last = body.messages?.[body.messages.length - 1]?.content;
     const text = `echo: ${typeof last === 'string' ? last : JSON.stringify(last)}`;
