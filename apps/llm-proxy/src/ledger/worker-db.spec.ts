@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RegattaError } from '@regatta/contracts';
 import { type SqlClient } from '@regatta/db';
@@ -77,5 +80,25 @@ describe(openPgliteWorker.name, () => {
     await other.close();
     await expect(other.query('SELECT 1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     expect(await other.health()).toMatchObject({ status: 'down' });
+  }, 60_000);
+
+  it('replaces a database thread that died: only the calls it held fail, and the data is still there', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'regatta-ledger-'));
+    const crashing = await openPgliteWorker({
+      dataDir: path.join(dir, 'db'),
+      script: new URL('./__fixtures__/crashing-pglite-worker.mjs', import.meta.url),
+      restartDelayMs: 0,
+    });
+    try {
+      await crashing.exec('CREATE TABLE kept (id text PRIMARY KEY)');
+      await crashing.query("INSERT INTO kept (id) VALUES ('before the crash')");
+      await expect(crashing.query("SELECT 'crash'")).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      const { rows } = await crashing.query<{ id: string }>('SELECT id FROM kept');
+      expect(rows).toEqual([{ id: 'before the crash' }]);
+      expect(await crashing.health()).toMatchObject({ status: 'ok' });
+    } finally {
+      await crashing.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

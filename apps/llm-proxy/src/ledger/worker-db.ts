@@ -18,91 +18,141 @@ type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok:
 
 const SCRIPT = new URL('./pglite-worker.mjs', import.meta.url);
 
+/** Options of {@link openPgliteWorker}. */
+export interface PgliteWorkerOptions {
+  dataDir: string;
+  /** The database thread's entry (tests substitute a wrapper). */
+  script?: URL;
+  /** Least time between two attempts to restart a database thread that died (default 1 s). */
+  restartDelayMs?: number;
+}
+
+/** One database thread and the calls waiting on it. */
+interface Thread {
+  worker: Worker;
+  pending: Map<number, { resolve: (value: unknown) => void; reject: (err: RegattaError) => void }>;
+  /** Set once the thread cannot answer any more: why. */
+  dead: RegattaError | undefined;
+}
+
 /**
  * The embedded database (PGlite) on a worker thread, behind the same `SqlClient` interface as
  * `openPglite`: statements run one at a time as before, but PGlite's synchronous WASM work no longer
- * holds the event loop that answers requests. Errors arrive as the same RegattaErrors.
+ * holds the event loop that answers requests. Errors arrive as the same RegattaErrors. A thread that dies
+ * fails only the calls it held (and its open transactions); the next call starts a new thread on the same
+ * data directory, at most once per `restartDelayMs`.
  */
-export async function openPgliteWorker(options: { dataDir: string }): Promise<SqlClient> {
+export async function openPgliteWorker(options: PgliteWorkerOptions): Promise<SqlClient> {
   await mkdir(path.dirname(path.resolve(options.dataDir)), { recursive: true });
-  const worker = new Worker(SCRIPT, { workerData: { dataDir: options.dataDir } });
-  const pending = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (err: RegattaError) => void }
-  >();
+  const script = options.script ?? SCRIPT;
+  const restartDelayMs = options.restartDelayMs ?? 1_000;
   let nextId = 1;
-  let stopped: RegattaError | undefined;
+  let closed: RegattaError | undefined;
 
-  const stop = (reason: RegattaError) => {
-    stopped ??= reason;
-    for (const waiter of pending.values()) waiter.reject(reason);
-    pending.clear();
+  /** Starts a thread; resolves once it has opened the database (it answers id 0 by itself). */
+  const startThread = async (): Promise<Thread> => {
+    const worker = new Worker(script, { workerData: { dataDir: options.dataDir } });
+    const thread: Thread = { worker, pending: new Map(), dead: undefined };
+    const die = (reason: RegattaError) => {
+      thread.dead ??= reason;
+      for (const waiter of thread.pending.values()) waiter.reject(thread.dead);
+      thread.pending.clear();
+    };
+    worker.on('message', (reply: WorkerReply) => {
+      const waiter = thread.pending.get(reply.id);
+      if (!waiter) return;
+      thread.pending.delete(reply.id);
+      // Idle, the thread must not keep the process alive; busy, it must (a write is on its way).
+      if (thread.pending.size === 0) worker.unref();
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(RegattaError.fromWire(reply.error));
+    });
+    worker.on('error', (err) =>
+      die(new RegattaError('UNAVAILABLE', `embedded database thread failed: ${err.message}`)),
+    );
+    worker.on('exit', () =>
+      die(closed ?? new RegattaError('UNAVAILABLE', 'embedded database thread exited')),
+    );
+    try {
+      await send(thread, { op: 'health' }, 0);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    return thread;
   };
-  worker.on('message', (reply: WorkerReply) => {
-    const waiter = pending.get(reply.id);
-    if (!waiter) return;
-    pending.delete(reply.id);
-    // Idle, the thread must not keep the process alive; busy, it must (a write is on its way).
-    if (pending.size === 0) worker.unref();
-    if (reply.ok) waiter.resolve(reply.result);
-    else waiter.reject(RegattaError.fromWire(reply.error));
-  });
-  worker.on('error', (err) =>
-    stop(new RegattaError('UNAVAILABLE', `embedded database thread failed: ${err.message}`)),
-  );
-  worker.on('exit', () => stop(new RegattaError('UNAVAILABLE', 'database client is closed')));
 
-  const call = <T>(request: WorkerRequest, id = nextId++): Promise<T> => {
-    if (stopped) return Promise.reject(stopped);
+  const send = <T>(thread: Thread, request: WorkerRequest, id = nextId++): Promise<T> => {
+    if (thread.dead) return Promise.reject(thread.dead);
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.ref();
-      if (id !== 0) worker.postMessage({ ...request, id });
+      thread.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      thread.worker.ref();
+      if (id !== 0) thread.worker.postMessage({ ...request, id });
     });
   };
 
-  try {
-    // The thread opens the database by itself and answers id 0.
-    await call({ op: 'health' }, 0);
-  } catch (err) {
-    await worker.terminate();
-    throw err;
-  }
+  let current = await startThread();
+  let restarting: Promise<Thread> | undefined;
+  let lastRestart = 0;
 
-  const executor = (tx?: number): SqlExecutor => ({
-    query: <R>(sql: string, params?: readonly unknown[]) =>
-      call<QueryResult<R>>({ op: 'query', sql, params: params ? [...params] : undefined, tx }),
-    exec: (sql: string) => call<void>({ op: 'exec', sql, tx }),
-  });
+  /** The live thread, starting a new one when the last died (at most once per restartDelayMs). */
+  const live = async (): Promise<Thread> => {
+    if (closed) throw closed;
+    if (!current.dead) return current;
+    if (!restarting) {
+      if (Date.now() - lastRestart < restartDelayMs) throw current.dead;
+      lastRestart = Date.now();
+      restarting = startThread().finally(() => (restarting = undefined));
+    }
+    current = await restarting;
+    return current;
+  };
+
+  const call = async <T>(request: WorkerRequest): Promise<T> => send<T>(await live(), request);
+
+  /** Statements on the database, or on a transaction of one thread (lost if that thread died). */
+  const executor = (tx?: { id: number; thread: Thread }): SqlExecutor => {
+    const run = <T>(request: WorkerRequest): Promise<T> =>
+      tx ? send<T>(tx.thread, request) : call<T>(request);
+    return {
+      query: <R>(sql: string, params?: readonly unknown[]) =>
+        run<QueryResult<R>>({ op: 'query', sql, params: params ? [...params] : undefined, tx: tx?.id }),
+      exec: (sql: string) => run<void>({ op: 'exec', sql, tx: tx?.id }),
+    };
+  };
   let closing: Promise<void> | undefined;
 
   return {
     kind: 'pglite',
     ...executor(),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const tx = await call<number>({ op: 'begin' });
+      const thread = await live();
+      const id = await send<number>(thread, { op: 'begin' });
       let result: T;
       try {
-        result = await fn(executor(tx));
+        result = await fn(executor({ id, thread }));
       } catch (err) {
-        await call({ op: 'rollback', tx }).catch(() => undefined);
+        await send(thread, { op: 'rollback', tx: id }).catch(() => undefined);
         throw err;
       }
-      await call({ op: 'commit', tx });
+      await send(thread, { op: 'commit', tx: id });
       return result;
     },
     async health(): Promise<DbHealth> {
-      if (stopped) return { status: 'down', detail: stopped.message };
-      return call<DbHealth>({ op: 'health' }).catch((err: RegattaError) => ({
-        status: 'down' as const,
-        detail: err.message,
-      }));
+      try {
+        return await call<DbHealth>({ op: 'health' });
+      } catch (err) {
+        return { status: 'down', detail: (err as RegattaError).message };
+      }
     },
     close(): Promise<void> {
       closing ??= (async () => {
-        if (!stopped) await call({ op: 'close' }).catch(() => undefined);
-        stop(new RegattaError('UNAVAILABLE', 'database client is closed'));
-        await worker.terminate();
+        const thread = restarting ? await restarting.catch(() => current) : current;
+        if (!thread.dead) await send(thread, { op: 'close' }).catch(() => undefined);
+        closed = new RegattaError('UNAVAILABLE', 'database client is closed');
+        for (const waiter of thread.pending.values()) waiter.reject(closed);
+        thread.pending.clear();
+        await thread.worker.terminate();
       })();
       return closing;
     },
