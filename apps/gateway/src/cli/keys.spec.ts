@@ -59,4 +59,24 @@ describe(runKeysCli.name, () => {
     expect(await run('revoke', 'key_0000000000000000')).toBe(1);
     expect(err[0]).toBe('error: no API key key_0000000000000000');
   });
+
+  it('announces a revocation to the running gateways and says how many heard it', async () => {
+    await run('create', '--tenant', 'acme', '--scopes', 'predict', '--json');
+    const { id } = JSON.parse(out[0]!) as { id: string };
+    const announced: string[] = [];
+    out = [];
+    const code = await runKeysCli(['revoke', id], {
+      store,
+      pepper: 'p',
+      io: { out: (t) => out.push(t), err: (t) => err.push(t) },
+      announceRevocation: (keyId) => {
+        announced.push(keyId);
+        return Promise.resolve(3);
+      },
+    });
+    expect(code).toBe(0);
+    expect(announced).toEqual([id]);
+    expect(out[0]).toContain('3 gateway process(es) forgot it at once');
+    expect(store.rows.get(id)?.revokedAt).not.toBeNull();
+  });
 });

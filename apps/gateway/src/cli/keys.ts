@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '@regatta/config';
-import { RegattaError } from '@regatta/contracts';
+import { GATEWAY, RegattaError } from '@regatta/contracts';
 import { configureLogging } from '@regatta/telemetry';
+import { NatsBus, RpcClient } from '@regatta/transport';
 import { type ApiKeyView, CreateKeyRequest } from '../auth/admin-keys.schemas.js';
 import { ApiKeyAdmin } from '../auth/admin-keys.service.js';
 import { hashApiKey } from '../auth/api-key.js';
@@ -21,7 +22,8 @@ Options:
   --json   print JSON instead of text
 Scopes: ${SCOPES.join(', ')}
 Environment: DATABASE_URL (unset: the embedded database in REGATTA_DATA_DIR/gateway, which only one
-process may open: stop an embedded fleet first, or use POST /v1/admin/keys), API_KEY_PEPPER (as the gateway's).`;
+process may open: stop an embedded fleet first, or use POST /v1/admin/keys), API_KEY_PEPPER (as the gateway's),
+NATS_URL (revoke tells the running gateways there to forget the key at once).`;
 
 /** The operator at the console: every scope, every tenant. */
 const OPERATOR: Principal = { keyId: 'cli', tenant: DEFAULT_TENANT, scopes: new Set(SCOPES) };
@@ -56,7 +58,16 @@ function table(keys: ApiKeyView[]): string {
 /** Runs one CLI command against `store`; resolves with the process exit code. */
 export async function runKeysCli(
   argv: string[],
-  deps: { store: ApiKeyStore; pepper?: string | undefined; io: CliOutput },
+  deps: {
+    store: ApiKeyStore;
+    pepper?: string | undefined;
+    io: CliOutput;
+    /**
+     * Tells running gateways to forget a revoked key; resolves with how many gateway processes answered,
+     * or undefined when they could not be reached.
+     */
+    announceRevocation?: (keyId: string) => Promise<number | undefined>;
+  },
 ): Promise<number> {
   const { io } = deps;
   let parsed: ReturnType<typeof parse>;
@@ -116,9 +127,13 @@ export async function runKeysCli(
           return 2;
         }
         const key = await admin.revoke(OPERATOR, id);
+        const heard = await deps.announceRevocation?.(key.id);
         print(
           key,
-          `revoked ${key.id} (tenant ${key.tenant}); gateways stop accepting it within their key cache TTL`,
+          heard === undefined
+            ? `revoked ${key.id} (tenant ${key.tenant}); gateways stop accepting it within their key cache TTL`
+            : `revoked ${key.id} (tenant ${key.tenant}); ${heard} gateway process(es) forgot it at once, ` +
+                'any other stops accepting it within its key cache TTL',
         );
         return 0;
       }
@@ -150,6 +165,24 @@ function parse(argv: string[]) {
   });
 }
 
+/** Asks the gateways on NATS to forget a revoked key; undefined when NATS cannot be reached within 2 s. */
+export async function announceOverNats(url: string, keyId: string): Promise<number | undefined> {
+  let bus: NatsBus | undefined;
+  try {
+    bus = await NatsBus.connect({ url, name: 'regatta-keys-cli', connectTimeoutMs: 2_000 });
+    const replies = await new RpcClient({ bus }).gather(
+      GATEWAY.keyRevoked,
+      { key_id: keyId },
+      { windowMs: 500 },
+    );
+    return replies.filter((r) => !(r instanceof RegattaError)).length;
+  } catch {
+    return undefined;
+  } finally {
+    await bus?.close();
+  }
+}
+
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
   const config = loadConfigOrExit(gatewayEnv);
@@ -164,7 +197,12 @@ if (isMain) {
     try {
       const store = new SqlApiKeyStore(sql);
       await store.migrate();
-      code = await runKeysCli(process.argv.slice(2), { store, pepper: config.API_KEY_PEPPER, io });
+      code = await runKeysCli(process.argv.slice(2), {
+        store,
+        pepper: config.API_KEY_PEPPER,
+        io,
+        announceRevocation: (keyId) => announceOverNats(config.NATS_URL, keyId),
+      });
     } finally {
       await sql.close();
     }
