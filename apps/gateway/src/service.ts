@@ -3,13 +3,14 @@ import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
-import { GATEWAY, HEALTH, RegattaError, SERVICES, type DependencyCheck } from '@regatta/contracts';
+import { GATEWAY, HEALTH, SERVICES, type DependencyCheck } from '@regatta/contracts';
 import { type SqlClient } from '@regatta/db';
 import { HealthRegistry, type RunningService, startAdminServer } from '@regatta/runtime';
 import { type Logger, createLogger } from '@regatta/telemetry';
 import { type Bus, PassThroughRpcFilter, RegattaServer, RpcClient } from '@regatta/transport';
 import { ApiKeyAdmin } from './auth/admin-keys.service.js';
 import { ApiKeyAuthenticator } from './auth/authenticator.js';
+import { announceKeyRevocation } from './auth/revocation.js';
 import { type ApiKeyStore, SqlApiKeyStore } from './auth/key-store.js';
 import { type GatewayConfig, adminKeyOf, checkGatewayConfig } from './config.js';
 import { SLO_SNAPSHOT, getSloMonitor, registerSloMetrics } from '@regatta/slo';
@@ -104,16 +105,8 @@ const REVOCATION_WINDOW_MS = 250;
  */
 async function announceRevocation(client: RpcClient, keyId: string, log: Logger): Promise<void> {
   try {
-    const replies = await client.gather(
-      GATEWAY.keyRevoked,
-      { key_id: keyId },
-      { windowMs: REVOCATION_WINDOW_MS },
-    );
-    const answered = replies.filter((r) => !(r instanceof RegattaError)).length;
-    log.info(
-      { keyId, replicas: answered },
-      'revoked API key forgotten by the gateway replicas that answered',
-    );
+    const replicas = await announceKeyRevocation(client, keyId, REVOCATION_WINDOW_MS);
+    log.info({ keyId, replicas }, 'revoked API key forgotten by the gateway replicas that answered');
   } catch (err) {
     log.warn(
       { keyId, err: err instanceof Error ? err.message : String(err) },

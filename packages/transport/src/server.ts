@@ -175,7 +175,6 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
   };
 
   private async handle({ msg, handler, contract, arrived, arrivedWall }: Delivery): Promise<void> {
-    const started = arrived;
     const headers = msg.headers;
     const timeoutMs = Number(headers.get(HEADERS.timeoutMs) ?? this.options.defaultTimeoutMs ?? 5_000);
     const deadline = arrivedWall + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0);
@@ -221,7 +220,7 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       }
     } finally {
       span?.end();
-      const seconds = (performance.now() - started) / 1000;
+      const seconds = (performance.now() - arrived) / 1000;
       if (outcome === 'ok') this.okObserver(msg.subject).observe(seconds);
       else messagingMetrics.serverDuration.observe({ subject: msg.subject, outcome }, seconds);
       if (--this.inFlight === 0) this.idle?.();

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '@regatta/config';
-import { GATEWAY, RegattaError } from '@regatta/contracts';
+import { RegattaError } from '@regatta/contracts';
 import { configureLogging } from '@regatta/telemetry';
 import { NatsBus, RpcClient } from '@regatta/transport';
 import { type ApiKeyView, CreateKeyRequest } from '../auth/admin-keys.schemas.js';
 import { ApiKeyAdmin } from '../auth/admin-keys.service.js';
 import { hashApiKey } from '../auth/api-key.js';
+import { announceKeyRevocation } from '../auth/revocation.js';
 import { type ApiKeyStore, SqlApiKeyStore } from '../auth/key-store.js';
 import { DEFAULT_TENANT, type Principal, SCOPES } from '../auth/scopes.js';
 import { gatewayEnv } from '../config.js';
@@ -170,12 +171,7 @@ export async function announceOverNats(url: string, keyId: string): Promise<numb
   let bus: NatsBus | undefined;
   try {
     bus = await NatsBus.connect({ url, name: 'regatta-keys-cli', connectTimeoutMs: 2_000 });
-    const replies = await new RpcClient({ bus }).gather(
-      GATEWAY.keyRevoked,
-      { key_id: keyId },
-      { windowMs: 500 },
-    );
-    return replies.filter((r) => !(r instanceof RegattaError)).length;
+    return await announceKeyRevocation(new RpcClient({ bus }), keyId, 500);
   } catch {
     return undefined;
   } finally {
