@@ -15,7 +15,13 @@ function run(
   env: NodeJS.ProcessEnv = {},
 ): SpawnSyncReturns<string> {
   const [bin, argv] = asRoot ? ['runuser', ['-u', user, '--', command, ...args]] : [command, args];
-  return spawnSync(bin, argv, { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
+  // From `/`: the checkout may sit in a directory the other user cannot enter (mktemp -d makes it 0700).
+  return spawnSync(bin, argv, {
+    encoding: 'utf8',
+    timeout: 20_000,
+    cwd: '/',
+    env: { ...process.env, ...env },
+  });
 }
 
 function postgresBin(name: string): string {
