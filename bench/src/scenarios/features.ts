@@ -1,6 +1,8 @@
 // Online feature reads from Redis at 1, 10 and 100 entities x 50 features, each path beside the raw limit, in one
 // run (open loop, the same entity rows and the same ioredis client configuration for every in-process path):
-//   raw      pipelined HMGET of the same hashes and fields with the store's client (Buffer replies): the limit
+//   raw      pipelined HMGET of the same hashes and fields with the store's client (Buffer replies), sent in one
+//            write as the store sends them (sendTogether): the limit
+//   raw Pipeline   the same commands through ioredis's pipeline()...exec(), as the store sent them before
 //   store    RedisOnlineStore.read: raw + value decoding (in process)
 //   service  what the service does for one features.get.v1 message: contract parse, read + shaping, JSON encode
 //            (in process, the same code the service runs)
@@ -22,6 +24,7 @@ import {
   FeatureRepo,
   type OnlineReadRequest,
   RedisOnlineStore,
+  sendTogether,
   type RepoDefinitionInput,
   decodeValueJson,
   definitionToRegistry,
@@ -193,7 +196,8 @@ const SPIN_NOTE = '1.5 ms spin before each send that keeps sends on time';
 /** Length of one path's turn; paths take turns until each has run `--duration` seconds. */
 const SLICE_S = 1;
 
-type PathName = 'raw' | 'store' | 'service' | 'nats' | 'http' | 'nats ping';
+type PathName = 'raw' | 'raw Pipeline' | 'store' | 'service' | 'nats' | 'http' | 'nats ping';
+const IN_PROCESS: ReadonlySet<PathName> = new Set(['raw', 'raw Pipeline', 'store', 'service']);
 interface Row {
   entities: number;
   path: PathName;
@@ -241,7 +245,7 @@ async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
       a.errorSamples.push(...result.errorSamples);
       const all = result.sent + Math.round(rate * warmupS);
       sent += all;
-      if (p !== 'raw' && p !== 'store' && p !== 'service') served += all;
+      if (!IN_PROCESS.has(p)) served += all;
     }
   }
   const cpuUsPerReq = {
@@ -274,6 +278,9 @@ const expectValues = (reply: GetFeaturesReply, n: number) => {
 
 const paths: Record<PathName, (s: Sample) => Promise<unknown>> = {
   raw: async (s) => {
+    await Promise.all(sendTogether(client, () => s.keys.map((key) => client.hmgetBuffer(key, ...rawFields))));
+  },
+  'raw Pipeline': async (s) => {
     const pipeline = client.pipeline();
     for (const key of s.keys) pipeline.hmgetBuffer(key, ...rawFields);
     const replies = await pipeline.exec();
@@ -329,12 +336,11 @@ interface Breakdown {
 async function breakdown(n: number): Promise<Breakdown> {
   const s = sample(n, 99);
   const iterations = n >= 100 ? 100 : 400;
-  const pipeline = client.pipeline();
-  for (const key of s.keys) pipeline.hmgetBuffer(key, ...rawFields);
-  // Feature values only: every view's fields are followed by its `_ts` field.
-  const buffers = (await pipeline.exec())!.flatMap(([, r]) =>
-    (r as (Buffer | null)[]).filter((_, i) => (i + 1) % (PER_VIEW + 1) !== 0),
+  const replies = await Promise.all(
+    sendTogether(client, () => s.keys.map((key) => client.hmgetBuffer(key, ...rawFields))),
   );
+  // Feature values only: every view's fields are followed by its `_ts` field.
+  const buffers = replies.flatMap((r) => r.filter((_, i) => (i + 1) % (PER_VIEW + 1) !== 0));
   const reply = await service.getFeatures(FEATURES.get.request.parse(s.body), 'features.get.v1');
   const bytes = encodeJson(reply);
   return {
@@ -415,7 +421,8 @@ Load generator, Redis, NATS and the service share this 2-core machine with other
 ${loadAfter} after. Raw data in \`bench/results/features.json\`).
 
 Paths: **raw** = pipelined HMGET of the same hashes and fields (one per entity, 52 fields) with the same ioredis
-client configuration and Buffer replies, the limit; **store** = \`RedisOnlineStore.read\` (raw + value decoding);
+client configuration and Buffer replies, all sent in one write as the store sends them (\`sendTogether\`), the limit;
+**raw Pipeline** = the same commands through ioredis's \`pipeline().exec()\`, as the store sent them before; **store** = \`RedisOnlineStore.read\` (raw + value decoding);
 **service** = what the service does for one features.get.v1 message, in process (contract parse, read + statuses +
 column shaping, JSON encode); **nats** = features.get.v1 end to end over NATS to the service process (RpcClient:
 encode, send, reply validation); **http** = Feast's \`POST /get-online-features\` on the same process; **nats ping** =

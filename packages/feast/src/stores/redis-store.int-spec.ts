@@ -117,11 +117,13 @@ describe(RedisOnlineStore.name, () => {
       ]);
     });
 
-    it('fetches every view of every entity in one pipeline of one HMGET per entity hash', async () => {
+    it('fetches every view of every entity with one HMGET per entity hash, all in one socket write', async () => {
       const rows = 50;
       const customers = Array.from({ length: rows }, (_, i) => (i === 0 ? 'c1' : `x${i}`));
       const merchants = Array.from({ length: rows }, (_, i) => (i % 2 === 0 ? 'm1' : `y${i}`));
-      const pipelines = jest.spyOn(store['client'], 'pipeline');
+      const socket = store['client'].stream;
+      const writes = jest.spyOn(socket, '_write');
+      const batches = jest.spyOn(socket, '_writev');
       const before = await commandCalls('hmget');
       const response = await reader.getOnlineFeatures({
         feature_service: 'fraud_features',
@@ -129,8 +131,11 @@ describe(RedisOnlineStore.name, () => {
         full_feature_names: true,
       });
       const after = await commandCalls('hmget');
-      expect(pipelines).toHaveBeenCalledTimes(1);
-      pipelines.mockRestore();
+      expect(writes).not.toHaveBeenCalled();
+      expect(batches).toHaveBeenCalledTimes(1);
+      expect(batches.mock.calls[0]![0]).toHaveLength(rows + rows / 2 + 1);
+      writes.mockRestore();
+      batches.mockRestore();
       // Distinct entity hashes: 50 customers + 25 distinct merchants + m1.
       expect(after - before).toBe(rows + rows / 2 + 1);
       expect(response.results[0]!.values[0]).toBe('c1');
