@@ -224,7 +224,7 @@ export class RedisOnlineStore implements OnlineStore {
       previous = group;
     }
 
-    let replies: unknown[];
+    let replies: (Buffer | null)[][];
     try {
       replies = await Promise.all(
         sendTogether(this.client, () =>
@@ -239,7 +239,7 @@ export class RedisOnlineStore implements OnlineStore {
 
     const results = new Array<OnlineReadResult>(requests.length);
     for (let g = 0; g < order.length; g++) {
-      const buffers = replies[g] as (Buffer | null)[];
+      const buffers = replies[g]!;
       const group = order[g]!;
       const { members, plans, offsets } = group;
       for (let m = 0; m < members.length; m += 2) {
