@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Module } from '@nestjs/common';
 import { type INestMicroservice } from '@nestjs/common';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { HEALTH } from '@regatta/contracts';
 import { HealthRegistry, createHealthController, startMicroservice } from '@regatta/runtime';
-import { startTracing, stopTracing } from '@regatta/telemetry';
+import { SpanRecorder, startTracing, stopTracing } from '@regatta/telemetry';
 import { serviceUrls } from '@regatta/testing';
 import { NatsBus } from '@regatta/transport';
 import { type TestGateway, startTestGateway } from './testing/harness.js';
@@ -16,7 +15,7 @@ import { type TestGateway, startTestGateway } from './testing/harness.js';
 class FeaturesHealthModule {}
 
 describe('one trace from the HTTP request through NATS to the service', () => {
-  const exporter = new InMemorySpanExporter();
+  const recorder = new SpanRecorder();
   let gateway: TestGateway;
   let service: INestMicroservice;
   let gatewayBus: NatsBus;
@@ -24,7 +23,7 @@ describe('one trace from the HTTP request through NATS to the service', () => {
 
   beforeAll(async () => {
     process.env.OTEL_METRICS_EXPORTER = 'none';
-    startTracing({ serviceName: 'trace-test', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    startTracing({ serviceName: 'trace-test', spanProcessors: [recorder.processor] });
     const url = serviceUrls().nats;
     // Separate connections, as separate processes have: the trace can only travel in headers.
     gatewayBus = await NatsBus.connect({ url, name: 'trace-gateway' });
@@ -50,11 +49,11 @@ describe('one trace from the HTTP request through NATS to the service', () => {
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     expect(res.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 50)); // the response can arrive before the server span ends
-    const spans = exporter.getFinishedSpans();
-    const http = spans.find((s) => s.name === 'GET /v1/fleet/:service');
-    const send = spans.find((s) => s.name === 'features.health.v1 send');
-    const handled = spans.find((s) => s.name === 'features.health.v1 process');
+    const [http, send, handled] = await recorder.waitFor([
+      'GET /v1/fleet/:service',
+      'features.health.v1 send',
+      'features.health.v1 process',
+    ]);
     expect([http, send, handled].map((s) => s?.spanContext().traceId)).toEqual([traceId, traceId, traceId]);
     expect(http!.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
     expect(send!.parentSpanContext?.spanId).toBe(http!.spanContext().spanId);

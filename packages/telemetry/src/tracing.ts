@@ -11,14 +11,21 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  NoopSpanProcessor,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import { createLogger } from './logger.js';
 
 export interface TracingOptions {
   serviceName: string;
   /** OTLP/HTTP endpoint; spans are exported only when it is set. */
   otlpEndpoint?: string | undefined;
-  /** Extra processors (tests pass a SimpleSpanProcessor over an InMemorySpanExporter). */
+  /** Extra processors (tests pass a {@link SpanRecorder}'s). */
   spanProcessors?: SpanProcessor[];
 }
 
@@ -96,4 +103,39 @@ export function injectTraceContext(carrier: Carrier, ctx: Context = context.acti
 /** Reads a trace context from message headers. */
 export function extractTraceContext(carrier: Carrier, ctx: Context = context.active()): Context {
   return propagation.extract(ctx, carrier, getter);
+}
+
+/**
+ * Keeps finished spans in memory, for tests. A span reaches the exporter only after the process
+ * resource's asynchronous attributes (host, process) are known, which can take a while on a busy
+ * machine, and a server span may end just after its reply was read; so tests wait for the spans
+ * they expect instead of reading whatever has arrived.
+ */
+export class SpanRecorder {
+  private readonly exporter = new InMemorySpanExporter();
+  readonly processor: SpanProcessor = new SimpleSpanProcessor({ exporter: this.exporter });
+
+  /** Every span exported so far. */
+  spans(): ReadableSpan[] {
+    return this.exporter.getFinishedSpans();
+  }
+
+  /** The first exported span with each name, waiting up to `timeoutMs` for all of them. */
+  async waitFor(names: readonly string[], timeoutMs = 5_000): Promise<ReadableSpan[]> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      await this.processor.forceFlush();
+      const spans = this.spans();
+      const found = names.map((name) => spans.find((s) => s.name === name));
+      if (found.every((s) => s !== undefined)) return found;
+      if (Date.now() >= until) {
+        const missing = names.filter((_, i) => !found[i]);
+        const seen = [...new Set(spans.map((s) => s.name))];
+        throw new Error(
+          `spans not finished within ${timeoutMs} ms: ${missing.join(', ')} (seen: ${seen.join(', ')})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 }

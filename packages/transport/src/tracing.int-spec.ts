@@ -1,21 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type INestMicroservice } from '@nestjs/common';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { startTracing, stopTracing, tracer } from '@regatta/telemetry';
+import { SpanRecorder, startTracing, stopTracing, tracer } from '@regatta/telemetry';
 import { RpcClient } from './client.js';
 import { NatsBus } from './nats-bus.js';
 import { RegattaServer } from './server.js';
 import { Echo, startTestService } from '../test/suite.js';
 
 describe('trace propagation over NATS', () => {
-  const exporter = new InMemorySpanExporter();
+  const recorder = new SpanRecorder();
   let callerBus: NatsBus;
   let serviceBus: NatsBus;
   let app: INestMicroservice;
 
   beforeAll(async () => {
     process.env.OTEL_METRICS_EXPORTER = 'none';
-    startTracing({ serviceName: 'trace-test', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    startTracing({ serviceName: 'trace-test', spanProcessors: [recorder.processor] });
     const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
     // Two connections, as two processes would have: the context can only travel in headers.
     callerBus = await NatsBus.connect({ url, name: 'trace-caller' });
@@ -34,11 +33,7 @@ describe('trace propagation over NATS', () => {
     const { context, trace } = await import('@opentelemetry/api');
     await context.with(trace.setSpan(context.active(), root), () => client.request(Echo, { text: 't' }));
     root.end();
-    const spans = exporter.getFinishedSpans();
-    const send = spans.find((s) => s.name === 'test.echo.v1 send');
-    const processSpan = spans.find((s) => s.name === 'test.echo.v1 process');
-    expect(send).toBeDefined();
-    expect(processSpan).toBeDefined();
+    const [send, processSpan] = await recorder.waitFor(['test.echo.v1 send', 'test.echo.v1 process']);
     const traceId = root.spanContext().traceId;
     expect(send!.spanContext().traceId).toBe(traceId);
     expect(processSpan!.spanContext().traceId).toBe(traceId);
@@ -72,8 +67,8 @@ describe('trace propagation over NATS', () => {
       const { context, trace } = await import('@opentelemetry/api');
       await context.with(trace.setSpan(context.active(), root), () => client.request(Leaf, {}));
       root.end();
-      const processSpan = exporter.getFinishedSpans().find((s) => s.name === 'test.leaf.v1 process');
-      expect(processSpan?.spanContext().traceId).toBe(root.spanContext().traceId);
+      const [processSpan] = await recorder.waitFor(['test.leaf.v1 process']);
+      expect(processSpan!.spanContext().traceId).toBe(root.spanContext().traceId);
     } finally {
       await leaf.close();
     }
