@@ -150,11 +150,17 @@ async function main() {
       }
     }
     const totals = { passed: 0, failed: 0, skipped: 0 };
+    const failures = [];
     if (existsSync(tally)) {
       for (const line of readFileSync(tally, 'utf8').trim().split('\n').filter(Boolean)) {
         const t = JSON.parse(line);
         for (const k of Object.keys(totals)) totals[k] += t[k];
+        for (const f of t.failures ?? []) failures.push({ ...f, package: t.package });
       }
+    }
+    for (const f of failures) {
+      say(`failed in ${f.package}: ${f.test}`);
+      process.stdout.write(`${f.message.replace(/^/gm, '    ')}\n`);
     }
     say(failedSteps ? `${failedSteps} step(s) failed` : 'all steps passed');
     // A failed step with no failed test (lint, build, stale files) still counts as a failure.
