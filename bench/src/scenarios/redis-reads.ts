@@ -1,17 +1,20 @@
 // How a feature read's HMGETs are sent to Redis, and what it costs the reading process: ioredis's
 // pipeline()...exec() against the same commands sent in one corked write (sendTogether, what RedisOnlineStore
-// does), at 10 and 100 hashes x 52 fields. Each variant runs closed loop in a fresh child process (its own heap,
+// does), at 10 and 100 hashes x 52 fields; and sendTogether through the ioredis we pin (5.x) against ioredis
+// 6.0.0, whose reply decoder is what keeps us on 5.x. Each variant runs closed loop in a fresh child process (its own heap,
 // so GC is charged to the variant that caused it); variants alternate, round after round, on the same hashes.
 // Reported per variant: reads/s, CPU per read, young-generation (scavenge) pause time per 100 reads and full
 // GCs per 1000 reads, medians over the rounds.
 // Usage: pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/redis-reads.js
 //          [--hashes 10,100] [--rounds 3] [--seconds 4]
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver, type PerformanceEntry, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { sendTogether } from '@regatta/feast';
 import { Redis } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis-6';
 import { table, updateDocs, writeResult } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 
@@ -23,7 +26,7 @@ const { values } = parseArgs({
     child: { type: 'string' },
   },
 });
-const VARIANTS = ['pipeline', 'sendTogether'] as const;
+const VARIANTS = ['pipeline', 'sendTogether', 'sendTogether-6'] as const;
 type Variant = (typeof VARIANTS)[number];
 const FIELDS = 52;
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -36,14 +39,23 @@ interface Sample {
   fullGcsPer1000: number;
 }
 
-function connect(): Redis {
-  return new Redis({
-    host: redisUrl.hostname,
-    port: Number(redisUrl.port || 6379),
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
-  });
+const clientOptions = {
+  host: redisUrl.hostname,
+  port: Number(redisUrl.port || 6379),
+  lazyConnect: true,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 2000,
+};
+const connect = () => new Redis(clientOptions);
+const LABELS: Record<Variant, string> = {
+  pipeline: `ioredis ${versionOf('ioredis')} \`pipeline().exec()\``,
+  sendTogether: `ioredis ${versionOf('ioredis')} \`sendTogether\` (one corked write)`,
+  'sendTogether-6': `ioredis ${versionOf('ioredis-6')} \`sendTogether\``,
+};
+
+function versionOf(pkg: string): string {
+  const manifest = createRequire(import.meta.url)(`${pkg}/package.json`) as { version: string };
+  return manifest.version;
 }
 const fields = Array.from({ length: FIELDS }, (_, i) => Buffer.from(`field_${i}`));
 const keyOf = (i: number) => Buffer.from(`${PREFIX}${i}`);
@@ -51,11 +63,11 @@ const keyOf = (i: number) => Buffer.from(`${PREFIX}${i}`);
 /** One variant in this (child) process: prints its Sample as JSON. */
 async function runChild(spec: string): Promise<void> {
   const [variant, n, seconds] = spec.split(':') as [Variant, string, string];
-  const client = connect();
+  const client = variant === 'sendTogether-6' ? new Redis6(clientOptions) : connect();
   await client.connect();
   const keys = Array.from({ length: Number(n) }, (_, i) => keyOf(i));
   const read = async () => {
-    if (variant === 'pipeline') {
+    if (variant === 'pipeline' && client instanceof Redis) {
       const pipeline = client.pipeline();
       for (const key of keys) pipeline.hmgetBuffer(key, ...fields);
       const replies = await pipeline.exec();
@@ -132,7 +144,7 @@ const med = (n: number, v: Variant, pick: (s: Sample) => number) =>
 const rows = shapes.flatMap((n) =>
   VARIANTS.map((v) => [
     n,
-    v === 'pipeline' ? 'ioredis `pipeline().exec()`' : '`sendTogether` (one corked write)',
+    LABELS[v],
     med(n, v, (s) => s.reads).toFixed(0),
     med(n, v, (s) => s.cpuMsPerRead).toFixed(3),
     med(n, v, (s) => s.scavengeMsPer100).toFixed(1),

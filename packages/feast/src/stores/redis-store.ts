@@ -66,7 +66,7 @@ interface WriteClient {
  * (bench/src/scenarios/redis-reads.ts), Pipeline against this: 8-11x the scavenge pause time per read, a full
  * GC every 100-1000 reads against none, and 10-20% more CPU per read.
  */
-export function sendTogether<T>(client: Redis, issue: () => Promise<T>[]): Promise<T>[] {
+export function sendTogether<T>(client: Pick<Redis, 'stream'>, issue: () => Promise<T>[]): Promise<T>[] {
   // Before the first connect there is no socket yet; ioredis queues the commands and sends them on connect.
   const socket = client.stream as Redis['stream'] | undefined;
   socket?.cork();
