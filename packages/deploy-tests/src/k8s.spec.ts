@@ -42,9 +42,19 @@ const selectorLabels = (obj: K8sObject): unknown => {
 const matches = (selector: unknown, labels: Record<string, string>) =>
   isMap(selector) && Object.entries(selector).every(([k, v]) => labels[k] === v);
 
+/** The Deployment or StatefulSet that runs an app. */
+const workloadOf = (objects: readonly K8sObject[], name: string): K8sObject => {
+  const found = objects.filter(
+    (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name === name,
+  );
+  if (found.length !== 1) throw new Error(`${found.length} workloads named ${name}, expected one`);
+  return found[0]!;
+};
+
 function appContainer(objects: readonly K8sObject[], name: string): YamlMap {
-  const container = containersOf([get(objects, 'Deployment', name)]).find((c) => c.name === name);
-  if (!container) throw new Error(`Deployment/${name} has no container named ${name}`);
+  const workload = workloadOf(objects, name);
+  const container = containersOf([workload]).find((c) => c.name === name);
+  if (!container) throw new Error(`${workload.kind}/${name} has no container named ${name}`);
   return container;
 }
 
@@ -75,12 +85,12 @@ describe('Kubernetes manifests', () => {
   });
 
   it.each(cases)(
-    '%s/%s: Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget agree',
+    '%s/%s: workload, Service, HorizontalPodAutoscaler and PodDisruptionBudget agree',
     (overlay, name) => {
       const objects = OVERLAYS[overlay];
-      const deployment = get(objects, 'Deployment', name);
-      const labels = podLabels(deployment);
-      expect(matches(selectorLabels(deployment), labels)).toBe(true);
+      const workload = workloadOf(objects, name);
+      const labels = podLabels(workload);
+      expect(matches(selectorLabels(workload), labels)).toBe(true);
 
       const service = get(objects, 'Service', name);
       expect(matches(spec(service).selector, labels)).toBe(true);
@@ -92,7 +102,7 @@ describe('Kubernetes manifests', () => {
       expect(spec(pdb).maxUnavailable).toBe(1);
 
       const hpa = spec(get(objects, 'HorizontalPodAutoscaler', name));
-      expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name });
+      expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: workload.kind, name });
       expect(Number(hpa.minReplicas)).toBeLessThanOrEqual(Number(hpa.maxReplicas));
       const metrics = hpa.metrics as YamlMap[];
       expect(metrics.some((m) => isMap(m.resource) && m.resource.name === 'cpu')).toBe(true);
@@ -135,9 +145,40 @@ describe('Kubernetes manifests', () => {
       expect(resources[kind]).toHaveProperty('cpu');
       expect(resources[kind]).toHaveProperty('memory');
     }
-    const pod = podSpecOf(get(OVERLAYS[overlay], 'Deployment', name));
+    const pod = podSpecOf(workloadOf(OVERLAYS[overlay], name));
     expect(isMap(pod?.securityContext) && pod.securityContext.runAsNonRoot).toBe(true);
   });
+
+  it.each(Object.keys(OVERLAYS) as OverlayName[])(
+    "%s: keeps llm-proxy's ledger spool on a claim of its own that outlives the pod",
+    (overlay) => {
+      const objects = OVERLAYS[overlay];
+      const workload = workloadOf(objects, 'llm-proxy');
+      expect(workload.kind).toBe('StatefulSet');
+      const { env } = resolveContainerEnvironment(appContainer(objects, 'llm-proxy'), objects);
+      const config = appConfig(
+        objects,
+        APPS.find((a) => a.name === 'llm-proxy')!,
+      );
+      // The spool is under the data directory unless LLM_LEDGER_SPOOL_DIR moves it.
+      expect(env.LLM_LEDGER_SPOOL_DIR).toBeUndefined();
+      const mount = (appContainer(objects, 'llm-proxy').volumeMounts as YamlMap[]).find(
+        (m) => m.mountPath === config.REGATTA_DATA_DIR,
+      );
+      expect(mount).toBeDefined();
+      const pod = podSpecOf(workload)!;
+      // Not a pod volume (an emptyDir goes when the pod goes): one of the StatefulSet's claims.
+      expect(((pod.volumes as YamlMap[] | undefined) ?? []).map((v) => v.name)).not.toContain(mount!.name);
+      const claims = spec(workload).volumeClaimTemplates as K8sObject[];
+      const claim = claims.find((c) => c.metadata.name === mount!.name);
+      expect(claim).toBeDefined();
+      expect(spec(claim!).accessModes).toEqual(['ReadWriteOnce']);
+      expect(spec(workload).persistentVolumeClaimRetentionPolicy).toEqual({
+        whenDeleted: 'Retain',
+        whenScaled: 'Retain',
+      });
+    },
+  );
 
   it.each(cases)(
     '%s/%s: the container environment is accepted by the app config spec',
@@ -242,8 +283,7 @@ describe('NATS, Redis, Postgres and PgBouncer in Kubernetes', () => {
     expect(from).toHaveLength(1);
     const selector = isMap(from[0]?.podSelector) ? from[0].podSelector.matchLabels : undefined;
     expect(matches(selector, podLabels(get(objects, 'Deployment', 'pgbouncer')))).toBe(true);
-    for (const app of APPS)
-      expect(matches(selector, podLabels(get(objects, 'Deployment', app.name)))).toBe(false);
+    for (const app of APPS) expect(matches(selector, podLabels(workloadOf(objects, app.name)))).toBe(false);
   });
 
   it('mounts pgbouncer.ini and the userlist where the ini expects them', () => {
@@ -300,7 +340,7 @@ describe('kustomize overlays', () => {
 
   it('dev runs one replica per app and development settings', () => {
     for (const app of APPS) {
-      expect(spec(get(OVERLAYS.dev, 'Deployment', app.name)).replicas).toBe(1);
+      expect(spec(workloadOf(OVERLAYS.dev, app.name)).replicas).toBe(1);
       expect(spec(get(OVERLAYS.dev, 'HorizontalPodAutoscaler', app.name)).minReplicas).toBe(1);
     }
     expect((get(OVERLAYS.dev, 'ConfigMap', 'regatta-config').data as YamlMap).ENVIRONMENT).toBe(

@@ -34,7 +34,11 @@ describe('pgbouncer.ini', () => {
     let clients = 0;
     for (const app of APPS.filter((a) => a.usesDatabase)) {
       const maxReplicas = specNumber(find('HorizontalPodAutoscaler', app.name), 'maxReplicas');
-      const container = containersOf([find('Deployment', app.name)])[0]!;
+      const workload = prod.find(
+        (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name === app.name,
+      );
+      if (!workload) throw new Error(`no workload named ${app.name}`);
+      const container = containersOf([workload])[0]!;
       const { env } = resolveContainerEnvironment(container, prod);
       const check = checkEnvironment(app.spec, env, extraVariables(app.name));
       if (!check.ok) throw new Error(check.problems.join('\n'));
