@@ -187,6 +187,19 @@ describe(WriteBehindWriter.name, () => {
       await waiting;
       expect(db.rows).toHaveLength(1);
     });
+
+    it('throws at once, like add, for a row it does not accept', async () => {
+      const db = new FakeSqlClient();
+      db.down = pgError('Connection terminated unexpectedly');
+      const writer = makeWriter(db, { maxBuffer: 1 });
+      const first = writer.addAndWait(row(1));
+      expect(() => writer.addAndWait(row(2))).toThrow(expect.objectContaining({ code: 'OVERLOADED' }));
+      db.down = undefined;
+      await first;
+      await writer.close();
+      expect(() => writer.addAndWait(row(3))).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+      expect(db.rows).toHaveLength(1);
+    });
   });
 
   describe('retries', () => {

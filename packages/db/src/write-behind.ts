@@ -240,10 +240,14 @@ export class WriteBehindWriter<Row extends object> {
     this.admit(rows);
   }
 
-  /** Like `add`, but the promise resolves once the row is committed, or rejects if it never will be. */
+  /**
+   * Like `add`, but the promise resolves once the row is committed, or rejects if it never will be.
+   * A row the writer does not accept throws at once, as `add` does, so a caller can keep it elsewhere
+   * (the promise is only for rows that were accepted).
+   */
   addAndWait(row: Row): Promise<void> {
+    const [entry] = this.admit([row]);
     return new Promise<void>((resolve, reject) => {
-      const [entry] = this.admit([row]);
       entry!.waiter = { resolve, reject };
     });
   }

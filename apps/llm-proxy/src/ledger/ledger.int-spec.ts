@@ -49,13 +49,20 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
     return { rows: Number(res.rows[0]!.rows), ids: Number(res.rows[0]!.ids) };
   }
 
-  function open(table: string, spoolDir: string, closeTimeoutMs = 5_000) {
+  function open(table: string, spoolDir: string, closeTimeoutMs = 5_000, maxBuffer?: number) {
     const client = createPostgresClient({
       url: cut.urlFor(serviceUrls().database),
       max: 2,
       connectionTimeoutMs: 500,
     });
-    const ledger = UsageLedger.start({ client, table, spoolDir, closeTimeoutMs, flushIntervalMs: 20 });
+    const ledger = UsageLedger.start({
+      client,
+      table,
+      spoolDir,
+      closeTimeoutMs,
+      flushIntervalMs: 20,
+      ...(maxBuffer !== undefined && { maxBuffer }),
+    });
     return { client, ledger };
   }
 
@@ -98,4 +105,31 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
     await second.client.close();
     expect(readdirSync(spool)).toEqual([]);
   }, 40_000);
+
+  it('spools the rows a full buffer turns away during an outage, and writes them on the next start', async () => {
+    const table = uniqueName('llm_usage');
+    const spool = mkdtempSync(path.join(tmpdir(), 'llm-spool-'));
+    const first = open(table, spool, 300, 5);
+    await first.ledger.ready;
+    cut.cut();
+    for (let i = 0; i < 40; i++) first.ledger.record(row(`full-${i}`));
+    // Five rows wait in the buffer; the other 35 went to the spool as they came.
+    expect(first.ledger.unconfirmed).toBe(5);
+    await first.ledger.close();
+    await first.client.close();
+    cut.restore();
+    // The next start replays more rows than its buffer holds: the rest stay spooled for the one after.
+    const second = open(table, spool, 5_000, 5);
+    await second.ledger.ready;
+    await second.ledger.flush(20_000);
+    await second.ledger.close();
+    await second.client.close();
+    const third = open(table, spool);
+    await third.ledger.ready;
+    await third.ledger.flush(20_000);
+    await third.ledger.close();
+    await third.client.close();
+    expect(await count(table)).toEqual({ rows: 40, ids: 40 });
+    expect(readdirSync(spool)).toEqual([]);
+  }, 60_000);
 });

@@ -95,6 +95,8 @@ export interface LedgerOptions {
   spoolDir: string;
   /** How long close() keeps writing before it spools the rest (default 5000 ms). */
   closeTimeoutMs?: number;
+  /** Rows held in memory while Postgres is slow or away; beyond it rows go to the spool (default 50000). */
+  maxBuffer?: number;
   flushIntervalMs?: number;
   logger?: Logger;
 }
@@ -122,7 +124,7 @@ export class UsageLedger {
       table: options.table,
       columns: COLUMNS,
       conflictKey: ['request_id'],
-      maxBuffer: 50_000,
+      maxBuffer: options.maxBuffer ?? 50_000,
       flushIntervalMs: options.flushIntervalMs ?? 200,
       closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
       logger: this.log,
@@ -255,11 +257,21 @@ export class UsageLedger {
         continue;
       }
       this.replayedFiles.push(file);
-      const results = rows.map((row) => {
+      const results: Promise<unknown>[] = [];
+      let turnedAway = 0;
+      for (const row of rows) {
         this.pending.set(row.request_id, row);
-        return this.writer.addAndWait(row).then(() => this.pending.delete(row.request_id));
-      });
-      this.log.info({ file, rows: rows.length }, 'replaying spooled usage rows');
+        try {
+          results.push(this.writer.addAndWait(row).then(() => this.pending.delete(row.request_id)));
+        } catch {
+          // The buffer is full: the row stays pending, so close() spools it again.
+          turnedAway++;
+        }
+      }
+      this.log.info({ file, rows: rows.length, turnedAway }, 'replaying spooled usage rows');
+      // A full buffer: this file goes at close(), once its rows are in a new spool file, and the files
+      // after it stay on disk, untouched, for the next start (they are not all read into memory).
+      if (turnedAway > 0) break;
       void Promise.all(results).then(
         () => {
           this.replayedFiles = this.replayedFiles.filter((f) => f !== file);
