@@ -77,9 +77,11 @@ function toStored(row: DecisionRow): StoredDecision {
 
 /**
  * The decision log: every decision is accepted into a bounded write-behind buffer and written
- * in batches (idempotent on decision_id), so a Postgres outage delays rows but loses none. The
- * most recent decisions are also kept in memory, so one can be read back from this replica
- * before its batch is written.
+ * in batches (idempotent on decision_id), so a Postgres outage delays rows while the gateway runs.
+ * Rows still unwritten when close() gives up (the writer's close timeout, 10 s) are logged and
+ * counted (`db_writer_rows_total{outcome="unwritten"}`); unlike the LLM usage ledger they are not
+ * spooled to disk. The most recent decisions are also kept in memory, so one can be read back from
+ * this replica before its batch is written.
  */
 export class DecisionLog {
   private readonly recent = new Map<string, DecisionRow>();
