@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
@@ -69,7 +70,10 @@ async function openDecisions(
   closers: (() => Promise<void>)[],
 ) {
   const flows = loadFlows(config.FLOWS_DIR);
-  const log = await DecisionLog.open(sql, { maxBuffer: config.DECISION_LOG_BUFFER });
+  const log = await DecisionLog.open(sql, {
+    maxBuffer: config.DECISION_LOG_BUFFER,
+    spoolDir: path.join(config.REGATTA_DATA_DIR, 'decisions-spool'),
+  });
   // Closed after the HTTP server (closers run in reverse): every accepted decision is written first.
   closers.push(() => log.close());
   const cost = new DecisionCostMeter();

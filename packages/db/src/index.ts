@@ -5,3 +5,4 @@ export * from './pglite.js';
 export * from './postgres.js';
 export { quoteIdent, quoteTable } from './sql.js';
 export * from './write-behind.js';
+export * from './spooled-writer.js';

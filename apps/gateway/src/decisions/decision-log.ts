@@ -1,5 +1,6 @@
 import { RegattaError, type StoredDecision } from '@regatta/contracts';
-import { type Migration, type SqlClient, WriteBehindWriter, runMigrations } from '@regatta/db';
+import { type Migration, SpooledWriter, type SqlClient, WriteBehindWriter, runMigrations } from '@regatta/db';
+import { createLogger } from '@regatta/telemetry';
 
 const MIGRATIONS: Migration[] = [
   {
@@ -75,45 +76,64 @@ function toStored(row: DecisionRow): StoredDecision {
   };
 }
 
+/** Options of {@link DecisionLog.open}. */
+export interface DecisionLogOptions {
+  /** Decisions not written at shutdown wait here as JSON lines and are written on the next start. */
+  spoolDir: string;
+  /** Rows held in memory while Postgres is slow or away; beyond it decisions are refused (503). */
+  maxBuffer?: number;
+  flushIntervalMs?: number;
+  /** How long close() keeps writing before it spools the rest (default 10000 ms). */
+  closeTimeoutMs?: number;
+}
+
 /**
  * The decision log: every decision is accepted into a bounded write-behind buffer and written
- * in batches (idempotent on decision_id), so a Postgres outage delays rows while the gateway runs.
- * Rows still unwritten when close() gives up (the writer's close timeout, 10 s) are logged and
- * counted (`db_writer_rows_total{outcome="unwritten"}`); unlike the LLM usage ledger they are not
- * spooled to disk. The most recent decisions are also kept in memory, so one can be read back from
- * this replica before its batch is written.
+ * in batches (idempotent on decision_id), so a Postgres outage delays rows but loses none: rows still
+ * unwritten when close() gives up go to a spool file and are written on the next start
+ * ({@link SpooledWriter}). A full buffer refuses the decision (OVERLOADED), so the caller gets 503
+ * rather than a decision that is never stored. The most recent decisions are also kept in memory, so
+ * one can be read back from this replica before its batch is written.
  */
 export class DecisionLog {
   private readonly recent = new Map<string, DecisionRow>();
   private readonly recentMax = 10_000;
-  private readonly writer: WriteBehindWriter<DecisionRow>;
+  private readonly rows: SpooledWriter<DecisionRow>;
 
   private constructor(
     private readonly sql: SqlClient,
-    options: { maxBuffer?: number; flushIntervalMs?: number } = {},
+    options: DecisionLogOptions,
   ) {
-    this.writer = new WriteBehindWriter<DecisionRow>({
+    const writer = new WriteBehindWriter<DecisionRow>({
       client: sql,
       table: 'decisions',
       columns: COLUMNS,
       conflictKey: ['decision_id'],
       maxBuffer: options.maxBuffer ?? 50_000,
       flushIntervalMs: options.flushIntervalMs ?? 100,
+      ...(options.closeTimeoutMs !== undefined && { closeTimeoutMs: options.closeTimeoutMs }),
+    });
+    this.rows = new SpooledWriter({
+      writer,
+      spoolDir: options.spoolDir,
+      prefix: 'decisions',
+      keyOf: (row) => row.decision_id,
+      whenFull: 'throw',
+      logger: createLogger('gateway'),
     });
   }
 
-  /** Applies the log's migrations and starts its writer. */
-  static async open(
-    sql: SqlClient,
-    options?: { maxBuffer?: number; flushIntervalMs?: number },
-  ): Promise<DecisionLog> {
+  /** Applies the log's migrations, starts its writer and hands it the decisions spooled at the last stop. */
+  static async open(sql: SqlClient, options: DecisionLogOptions): Promise<DecisionLog> {
     await runMigrations(sql, MIGRATIONS, { table: 'decisions_migrations' });
-    return new DecisionLog(sql, options);
+    const log = new DecisionLog(sql, options);
+    await log.rows.replay();
+    return log;
   }
 
   /** Accepts a decision; OVERLOADED when the buffer is full (the caller then gets 503, not a lost row). */
   record(row: DecisionRow): void {
-    this.writer.add(row);
+    this.rows.record(row);
     this.recent.set(row.decision_id, row);
     if (this.recent.size > this.recentMax) this.recent.delete(this.recent.keys().next().value!);
   }
@@ -136,11 +156,16 @@ export class DecisionLog {
   }
 
   health() {
-    return this.writer.health();
+    return this.rows.health();
   }
 
-  /** Writes everything accepted, retrying while the database is away (up to the writer's close timeout). */
+  /** Waits until every accepted decision is written (tests). */
+  flush(timeoutMs?: number): Promise<void> {
+    return this.rows.flush(timeoutMs);
+  }
+
+  /** Writes everything accepted, retrying while the database is away; spools what is left at the timeout. */
   async close(): Promise<void> {
-    await this.writer.close();
+    await this.rows.close();
   }
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -95,6 +96,7 @@ class FakeServices implements ServiceCaller {
 describe(DecisionsService.name, () => {
   let sql: SqlClient;
   let log: DecisionLog;
+  const spoolDir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
   const make = (services: FakeServices, flow: FlowSpec = fraud) =>
     new DecisionsService(new Map([[flow.name, flow]]), services, log);
   const body = {
@@ -105,7 +107,7 @@ describe(DecisionsService.name, () => {
 
   beforeAll(async () => {
     sql = await openPglite({ dataDir: 'memory://' });
-    log = await DecisionLog.open(sql, { flushIntervalMs: 10 });
+    log = await DecisionLog.open(sql, { flushIntervalMs: 10, spoolDir });
   });
   afterAll(async () => {
     await log.close();
@@ -218,7 +220,7 @@ describe(DecisionsService.name, () => {
       const service = make(new FakeServices());
       const decision = await service.decide('acme', body);
       await log.close(); // flushes every accepted row
-      log = await DecisionLog.open(sql, { flushIntervalMs: 10 }); // a fresh log has no recent rows in memory
+      log = await DecisionLog.open(sql, { flushIntervalMs: 10, spoolDir }); // a fresh log has no recent rows in memory
       const stored = await new DecisionsService(new Map([['fraud', fraud]]), new FakeServices(), log).get(
         'acme',
         decision.decision_id,

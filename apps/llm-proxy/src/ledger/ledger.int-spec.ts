@@ -33,8 +33,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
   let direct: SqlClient;
 
   beforeAll(async () => {
-    const url = new URL(serviceUrls().database);
-    cut = await new TcpFaultProxy({ targetPort: Number(url.port || 5432) }).start();
+    cut = await TcpFaultProxy.forUrl(serviceUrls().database).start();
     direct = createPostgresClient({ url: serviceUrls().database, max: 2 });
   });
   afterAll(async () => {

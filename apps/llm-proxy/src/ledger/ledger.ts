@@ -1,8 +1,6 @@
-import { appendFile, mkdir, readFile, readdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import { RegattaError } from '@regatta/contracts';
 import {
   type Migration,
+  SpooledWriter,
   type SqlClient,
   WriteBehindWriter,
   type WriterHealth,
@@ -105,21 +103,18 @@ export interface LedgerOptions {
  * The usage ledger: rows go to Postgres through the write-behind writer (batched, idempotent on the
  * request id, held and retried while Postgres is down), so recording never slows a request. Rows the
  * writer could not confirm by shutdown, or could not accept because its buffer was full, are appended
- * to a spool file and written on the next start; rows are keyed by request id, so a row written twice
- * is stored once.
+ * to a spool file and written on the next start ({@link SpooledWriter}); rows are keyed by request id,
+ * so a row written twice is stored once.
  */
 export class UsageLedger {
-  private readonly pending = new Map<string, UsageRow>();
-  private readonly writer: WriteBehindWriter<UsageRow>;
+  private readonly rows: SpooledWriter<UsageRow>;
   private readonly log: Logger;
-  private spoolWrites: Promise<void> = Promise.resolve();
-  private replayedFiles: string[] = [];
   private replaying: Promise<void> = Promise.resolve();
   private closed = false;
 
   private constructor(private readonly options: LedgerOptions) {
     this.log = options.logger ?? createLogger('llm-proxy');
-    this.writer = new WriteBehindWriter<UsageRow>({
+    const writer = new WriteBehindWriter<UsageRow>({
       client: options.client,
       table: options.table,
       columns: COLUMNS,
@@ -127,6 +122,14 @@ export class UsageLedger {
       maxBuffer: options.maxBuffer ?? 50_000,
       flushIntervalMs: options.flushIntervalMs ?? 200,
       closeTimeoutMs: options.closeTimeoutMs ?? 5_000,
+      logger: this.log,
+    });
+    this.rows = new SpooledWriter({
+      writer,
+      spoolDir: options.spoolDir,
+      prefix: 'ledger',
+      keyOf: (row) => row.request_id,
+      whenFull: 'spool',
       logger: this.log,
     });
   }
@@ -160,125 +163,33 @@ export class UsageLedger {
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * attempt)).unref());
       }
     }
-    await mkdir(this.options.spoolDir, { recursive: true });
-    if (!this.closed) await this.replaySpool();
+    if (!this.closed) await this.rows.replay();
   }
 
   /** Accepts a row; never throws (a full buffer sends the row to the spool file instead). */
   record(row: UsageRow): void {
-    if (this.closed) {
-      this.spool([row]);
-      return;
-    }
-    this.pending.set(row.request_id, row);
-    let done: Promise<void>;
-    try {
-      done = this.writer.addAndWait(row);
-    } catch (err) {
-      this.pending.delete(row.request_id);
-      this.log.warn(
-        { err: (err as Error).message },
-        'usage ledger buffer refused a row; spooling it to disk',
-      );
-      this.spool([row]);
-      return;
-    }
-    done.then(
-      () => this.pending.delete(row.request_id),
-      (err: RegattaError) => {
-        // Rows the database refused as invalid are logged by the writer and cannot succeed later.
-        if (err.code !== 'UNAVAILABLE') this.pending.delete(row.request_id);
-      },
-    );
+    this.rows.record(row);
   }
 
   /** Waits until every accepted row is written (tests, and the replay of spooled rows). */
   async flush(timeoutMs?: number): Promise<void> {
     await this.replaying;
-    await this.writer.flush(timeoutMs);
+    await this.rows.flush(timeoutMs);
   }
 
   health(): WriterHealth {
-    return this.writer.health();
+    return this.rows.health();
   }
 
   /** Rows accepted and not yet confirmed written. */
   get unconfirmed(): number {
-    return this.pending.size;
+    return this.rows.unconfirmed;
   }
 
   /** Writes what it can within the close timeout, spools the rest, and stops. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const report = await this.writer.close();
-    const left = [...this.pending.values()];
-    this.pending.clear();
-    if (left.length > 0) {
-      this.spool(left);
-      this.log.warn(
-        { rows: left.length, unwritten: report.unwritten },
-        'usage rows spooled to disk for the next start',
-      );
-    }
-    await this.spoolWrites;
-    // Every row of a replayed file is now either in the database or in the new spool file.
-    await Promise.all(this.replayedFiles.map((file) => unlink(file).catch(() => undefined)));
-  }
-
-  private spool(rows: UsageRow[]): void {
-    const file = path.join(this.options.spoolDir, `ledger-${process.pid}-${Date.now()}.jsonl`);
-    const text = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
-    this.spoolWrites = this.spoolWrites
-      .then(() => mkdir(this.options.spoolDir, { recursive: true }))
-      .then(() => appendFile(file, text))
-      .catch((err: Error) =>
-        this.log.error({ err: err.message, rows: rows.length }, 'cannot spool usage rows'),
-      );
-  }
-
-  private async replaySpool(): Promise<void> {
-    let names: string[];
-    try {
-      names = (await readdir(this.options.spoolDir)).filter((n) => n.endsWith('.jsonl')).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const file = path.join(this.options.spoolDir, name);
-      let rows: UsageRow[];
-      try {
-        rows = (await readFile(file, 'utf8'))
-          .split('\n')
-          .filter((line) => line.trim() !== '')
-          .map((line) => JSON.parse(line) as UsageRow);
-      } catch (err) {
-        this.log.error({ file, err: (err as Error).message }, 'unreadable ledger spool file left in place');
-        continue;
-      }
-      this.replayedFiles.push(file);
-      const results: Promise<unknown>[] = [];
-      let turnedAway = 0;
-      for (const row of rows) {
-        this.pending.set(row.request_id, row);
-        try {
-          results.push(this.writer.addAndWait(row).then(() => this.pending.delete(row.request_id)));
-        } catch {
-          // The buffer is full: the row stays pending, so close() spools it again.
-          turnedAway++;
-        }
-      }
-      this.log.info({ file, rows: rows.length, turnedAway }, 'replaying spooled usage rows');
-      // A full buffer: this file goes at close(), once its rows are in a new spool file, and the files
-      // after it stay on disk, untouched, for the next start (they are not all read into memory).
-      if (turnedAway > 0) break;
-      void Promise.all(results).then(
-        () => {
-          this.replayedFiles = this.replayedFiles.filter((f) => f !== file);
-          return unlink(file).catch(() => undefined);
-        },
-        () => undefined,
-      );
-    }
+    await this.rows.close();
   }
 }
