@@ -79,7 +79,7 @@ describe('Kubernetes manifests', () => {
   );
 
   it('the schema check rejects a malformed object', () => {
-    const broken = structuredClone(get(OVERLAYS.dev, 'Deployment', 'gateway'));
+    const broken = structuredClone(get(OVERLAYS.dev, 'Deployment', 'inference'));
     (podSpecOf(broken)!.containers as YamlMap[])[0]!.ports = [{ containerPort: 'eighty' }];
     expect(kubernetesSchemaProblems(broken).join('\n')).toMatch(/containerPort must be integer/);
   });
@@ -149,20 +149,24 @@ describe('Kubernetes manifests', () => {
     expect(isMap(pod?.securityContext) && pod.securityContext.runAsNonRoot).toBe(true);
   });
 
-  it.each(Object.keys(OVERLAYS) as OverlayName[])(
-    "%s: keeps llm-proxy's ledger spool on a claim of its own that outlives the pod",
-    (overlay) => {
+  // The apps that spool rows Postgres has not confirmed at shutdown (usage ledger, decision log) under
+  // REGATTA_DATA_DIR, and write them on their next start.
+  const spooling = (Object.keys(OVERLAYS) as OverlayName[]).flatMap((overlay) =>
+    APPS.filter((a) => a.name === 'gateway' || a.name === 'llm-proxy').map(
+      (app) => [overlay, app.name, app] as const,
+    ),
+  );
+  it.each(spooling)(
+    '%s/%s: keeps its spool on a claim of its own that outlives the pod',
+    (overlay, _name, app) => {
       const objects = OVERLAYS[overlay];
-      const workload = workloadOf(objects, 'llm-proxy');
+      const workload = workloadOf(objects, app.name);
       expect(workload.kind).toBe('StatefulSet');
-      const { env } = resolveContainerEnvironment(appContainer(objects, 'llm-proxy'), objects);
-      const config = appConfig(
-        objects,
-        APPS.find((a) => a.name === 'llm-proxy')!,
-      );
-      // The spool is under the data directory unless LLM_LEDGER_SPOOL_DIR moves it.
+      const { env } = resolveContainerEnvironment(appContainer(objects, app.name), objects);
+      const config = appConfig(objects, app);
+      // The ledger's spool is under the data directory unless LLM_LEDGER_SPOOL_DIR moves it.
       expect(env.LLM_LEDGER_SPOOL_DIR).toBeUndefined();
-      const mount = (appContainer(objects, 'llm-proxy').volumeMounts as YamlMap[]).find(
+      const mount = (appContainer(objects, app.name).volumeMounts as YamlMap[]).find(
         (m) => m.mountPath === config.REGATTA_DATA_DIR,
       );
       expect(mount).toBeDefined();
