@@ -39,7 +39,7 @@ export const databaseEnv = defineEnv({
   DATABASE_POOL_MAX: { schema: env.int(10, 1, 1000), doc: 'Postgres pool size per process' },
   REGATTA_DATA_DIR: {
     schema: env.path('.regatta/data'),
-    doc: 'local data directory of embedded stores (PGlite, SQLite); relative paths are from the repository root',
+    doc: 'local data directory: embedded stores (PGlite, SQLite) and the spools of rows not yet written at shutdown (decisions, usage); relative paths are from the repository root',
   },
 });
 
