@@ -49,6 +49,11 @@ export interface Bus {
     signal?: AbortSignal,
   ): AsyncIterable<ReplyMessage>;
   health(): DependencyCheck;
+  /**
+   * Resolves once the server has processed everything this connection sent so far, subscriptions
+   * included: after it, a caller on another connection finds them.
+   */
+  flush(): Promise<void>;
   /** Drains subscriptions and closes the connection. */
   close(): Promise<void>;
 }

@@ -159,6 +159,11 @@ export class InProcessBus implements Bus {
     return this.closed ? { status: 'down', detail: 'closed' } : { status: 'ok', detail: 'in-process bus' };
   }
 
+  /** Subscriptions take effect at once in process. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

@@ -232,6 +232,10 @@ export class NatsBus implements Bus {
     return this.state;
   }
 
+  flush(): Promise<void> {
+    return this.nc.flush();
+  }
+
   async close(): Promise<void> {
     if (this.nc.isClosed() || this.nc.isDraining()) return;
     await this.nc.drain();

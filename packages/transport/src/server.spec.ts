@@ -40,6 +40,10 @@ class BurstBus {
     return { drain: () => Promise.resolve() };
   }
 
+  flush() {
+    return Promise.resolve();
+  }
+
   /** Delivers every body in one synchronous call. */
   burst(subject: string, bodies: unknown[], headers: Headers = new Map()): void {
     const handler = this.handlers.get(subject);

@@ -14,6 +14,9 @@ import { messagingMetrics, trackInFlight } from './metrics.js';
 import { runWithScope } from './scope.js';
 import { FRAME_HEADER, STATUS_HEADER, decodeJson, encodeJson, errorReply } from './wire.js';
 
+/** How long `listen()` waits for the bus to confirm the subscriptions before serving anyway. */
+const SUBSCRIBE_CONFIRM_MS = 5_000;
+
 /** What a handler can read with `@Ctx()`: subject, headers and deadline of the message. */
 export class RegattaContext extends BaseRpcContext<[string, Headers, number]> {
   get subject(): string {
@@ -117,11 +120,30 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       const sub = this.options.bus.subscribe(subject, queue, (msg) => this.receive(msg, handler, contract));
       this.subscriptions.push(sub);
     }
-    this.log.info(
-      { subjects: [...this.getHandlers().keys()], queue: this.options.service, bus: this.options.bus.kind },
-      'serving',
-    );
-    callback();
+    const serving = () => {
+      this.log.info(
+        { subjects: [...this.getHandlers().keys()], queue: this.options.service, bus: this.options.bus.kind },
+        'serving',
+      );
+      callback();
+    };
+    // Listening ends once the bus has the subscriptions, so a replica that reports ready can be reached
+    // from other connections. If the bus cannot confirm in time (a reconnect), the subscriptions are
+    // sent when it is back and the service starts anyway.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn({ waitedMs: SUBSCRIBE_CONFIRM_MS }, 'the bus has not confirmed the subscriptions yet');
+        resolve();
+      }, SUBSCRIBE_CONFIRM_MS);
+    });
+    const confirmed = this.options.bus.flush().catch((err: unknown) => {
+      this.log.warn({ err: (err as Error).message }, 'the bus could not confirm the subscriptions');
+    });
+    void Promise.race([confirmed, late]).then(() => {
+      clearTimeout(timer);
+      serving();
+    });
   }
 
   /**
