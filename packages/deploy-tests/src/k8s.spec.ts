@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { checkGatewayConfig, type GatewayConfig } from '@regatta/gateway';
 import { checkEnvironment, resolveContainerEnvironment } from './environment.js';
-import { buildKustomization, containersOf, podSpecOf, type K8sObject } from './kustomize.js';
+import { buildKustomization, containersOf, findWorkload, podSpecOf, type K8sObject } from './kustomize.js';
 import { isMap, parseYaml, readRepoFile, repoPath, type YamlMap } from './repo.js';
 import { APPS, extraVariables, type AppUnderTest } from './testing/apps.js';
 import { kubernetesSchemaProblems } from './testing/schemas.js';
@@ -44,11 +44,9 @@ const matches = (selector: unknown, labels: Record<string, string>) =>
 
 /** The Deployment or StatefulSet that runs an app. */
 const workloadOf = (objects: readonly K8sObject[], name: string): K8sObject => {
-  const found = objects.filter(
-    (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name === name,
-  );
-  if (found.length !== 1) throw new Error(`${found.length} workloads named ${name}, expected one`);
-  return found[0]!;
+  const found = findWorkload(objects, name);
+  if (!found) throw new Error(`no Deployment or StatefulSet named ${name}`);
+  return found;
 };
 
 function appContainer(objects: readonly K8sObject[], name: string): YamlMap {

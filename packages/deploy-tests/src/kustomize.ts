@@ -131,9 +131,7 @@ export function buildKustomization(dir: string, options: KustomizeOptions = {}):
     if (!isMap(entry) || typeof entry.name !== 'string' || typeof entry.count !== 'number') {
       throw new RegattaError('INVALID_ARGUMENT', `${kfile}: replicas entries need name and count`);
     }
-    const target = objects.find(
-      (o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === entry.name,
-    );
+    const target = findWorkload(objects, entry.name);
     if (!target || !isMap(target.spec)) {
       throw new RegattaError(
         'INVALID_ARGUMENT',
@@ -283,6 +281,13 @@ function setImages(objects: K8sObject[], entry: YamlMap): boolean {
     }
   }
   return used;
+}
+
+/** The Deployment or StatefulSet named `name`, if there is one. */
+export function findWorkload(objects: readonly K8sObject[], name: string): K8sObject | undefined {
+  return objects.find(
+    (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name === name,
+  );
 }
 
 /** The pod template spec of a workload (Deployment, StatefulSet, DaemonSet, Job), if it has one. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { checkEnvironment, resolveContainerEnvironment } from './environment.js';
 import { iniInt, parseConfSettings, parseIni, renderIni, withIniOverrides } from './ini.js';
-import { buildKustomization, containersOf, type K8sObject } from './kustomize.js';
+import { buildKustomization, containersOf, findWorkload, type K8sObject } from './kustomize.js';
 import { isMap, readRepoFile, repoPath } from './repo.js';
 import { APPS, extraVariables } from './testing/apps.js';
 
@@ -34,10 +34,8 @@ describe('pgbouncer.ini', () => {
     let clients = 0;
     for (const app of APPS.filter((a) => a.usesDatabase)) {
       const maxReplicas = specNumber(find('HorizontalPodAutoscaler', app.name), 'maxReplicas');
-      const workload = prod.find(
-        (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.metadata.name === app.name,
-      );
-      if (!workload) throw new Error(`no workload named ${app.name}`);
+      const workload = findWorkload(prod, app.name);
+      if (!workload) throw new Error(`no Deployment or StatefulSet named ${app.name}`);
       const container = containersOf([workload])[0]!;
       const { env } = resolveContainerEnvironment(container, prod);
       const check = checkEnvironment(app.spec, env, extraVariables(app.name));

@@ -120,13 +120,6 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
       const sub = this.options.bus.subscribe(subject, queue, (msg) => this.receive(msg, handler, contract));
       this.subscriptions.push(sub);
     }
-    const serving = () => {
-      this.log.info(
-        { subjects: [...this.getHandlers().keys()], queue: this.options.service, bus: this.options.bus.kind },
-        'serving',
-      );
-      callback();
-    };
     // Listening ends once the bus has the subscriptions, so a replica that reports ready can be reached
     // from other connections. If the bus cannot confirm in time (a reconnect), the subscriptions are
     // sent when it is back and the service starts anyway.
@@ -142,7 +135,11 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
     });
     void Promise.race([confirmed, late]).then(() => {
       clearTimeout(timer);
-      serving();
+      this.log.info(
+        { subjects: [...this.getHandlers().keys()], queue: this.options.service, bus: this.options.bus.kind },
+        'serving',
+      );
+      callback();
     });
   }
 
