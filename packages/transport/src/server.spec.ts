@@ -13,7 +13,7 @@ import {
   type RegattaServerOptions,
   type RouteHandler,
 } from './server.js';
-import { STATUS_HEADER, decodeJson, encodeJson } from './wire.js';
+import { EncodedJson, STATUS_HEADER, decodeJson, encodeJson } from './wire.js';
 
 const Square = contract({
   subject: 'test.square.v1',
@@ -112,6 +112,31 @@ describe(RegattaServer.name, () => {
       body: expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'n must not be negative, got -1' }),
       status: 'error',
     });
+  });
+
+  it('sends a route reply already encoded as JSON as its bytes, unchanged', async () => {
+    const bus = new BurstBus();
+    const raw: Uint8Array[] = [];
+    await serve(bus, (data) => {
+      const { n } = data as { n: number };
+      // Spacing JSON.stringify would not produce: the bytes must arrive as given.
+      return new EncodedJson(Buffer.from(`{ "n" : ${n * 2} }`));
+    });
+    const handler = (bus as unknown as { handlers: Map<string, (m: IncomingMessage) => void> }).handlers.get(
+      Square.subject,
+    )!;
+    handler({
+      subject: Square.subject,
+      data: encodeJson({ n: 4 }),
+      headers: new Map(),
+      replyable: true,
+      reply: (data, h) => {
+        raw.push(data);
+        expect(h.get(STATUS_HEADER)).toBe('ok');
+      },
+    });
+    for (let i = 0; i < 500 && raw.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(Buffer.from(raw[0]!).toString('utf8')).toBe('{ "n" : 8 }');
   });
 
   it('runs handlers in the request scope by default, and without it when requestScope is off', async () => {

@@ -9,7 +9,16 @@ export const FRAME_HEADER = 'regatta-frame';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * A value already encoded as JSON. A handler that builds large replies faster than `JSON.stringify` can
+ * return one; it is sent as these bytes.
+ */
+export class EncodedJson {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 export function encodeJson(value: unknown): Uint8Array {
+  if (value instanceof EncodedJson) return value.bytes;
   return encoder.encode(JSON.stringify(value ?? null));
 }
 
