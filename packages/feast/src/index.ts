@@ -18,3 +18,4 @@ export * from './value-type.js';
 export * from './value.js';
 export * from './writer.js';
 export { feastProtoRoot } from './proto/schema.js';
+export * from './response-json.js';

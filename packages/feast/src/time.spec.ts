@@ -49,6 +49,19 @@ describe('formatRfc3339', () => {
     expect(formatRfc3339(0)).toBe('1970-01-01T00:00:00Z');
     expect(formatRfc3339(1640991600_250)).toBe('2021-12-31T23:00:00.250Z');
   });
+
+  it('gives the same text for an instant seen before, and stays right past its cache bound', () => {
+    const base = Date.UTC(2026, 10, 27);
+    // More distinct instants than the cache holds, each asked for twice, then the first ones again.
+    for (let i = 0; i < 10_000; i++) {
+      const expected = new Date(base + i * 1001).toISOString().replace('.000Z', 'Z');
+      expect(formatRfc3339(base + i * 1001)).toBe(expected);
+      expect(formatRfc3339(base + i * 1001)).toBe(expected);
+    }
+    expect(formatRfc3339(base)).toBe('2026-11-27T00:00:00Z');
+    expect(formatRfc3339(base + 1001)).toBe('2026-11-27T00:00:01.001Z');
+    expect(() => formatRfc3339(Number.NaN)).toThrow(RangeError);
+  });
 });
 
 describe('parseDateTime', () => {

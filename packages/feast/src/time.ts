@@ -4,11 +4,20 @@ import { DurationMessage, TimestampMessage } from './proto/schema.js';
 /** The timestamp Feast reports for values it has none for (and for join-key columns). */
 export const EPOCH_RFC3339 = '1970-01-01T00:00:00Z';
 
+/** Instants formatted recently: event times repeat across reads (a materialized batch shares one). */
+const FORMATTED = new Map<number, string>();
+const FORMATTED_MAX = 4096;
+
 /** RFC 3339 in UTC with `Z`, as protobuf's JSON mapping prints it: no fraction for whole seconds, else milliseconds. */
 export function formatRfc3339(epochMs: number): string {
+  let text = FORMATTED.get(epochMs);
+  if (text !== undefined) return text;
   const iso = new Date(epochMs).toISOString();
   // toISOString always prints `.sss`; protobuf JSON omits an all-zero fraction.
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  text = iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  if (FORMATTED.size >= FORMATTED_MAX) FORMATTED.clear();
+  FORMATTED.set(epochMs, text);
+  return text;
 }
 
 /** Serialized `google.protobuf.Timestamp` for an instant given in epoch milliseconds. */

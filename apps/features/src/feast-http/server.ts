@@ -1,6 +1,6 @@
 import { type AddressInfo } from 'node:net';
 import { type DependencyCheck, RegattaError, worstStatus } from '@regatta/contracts';
-import { toEpochMs } from '@regatta/feast';
+import { encodeOnlineFeaturesResponse, toEpochMs } from '@regatta/feast';
 import { type Logger, createLogger } from '@regatta/telemetry';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type FeaturesService } from '../features.service.js';
@@ -38,9 +38,10 @@ export interface FeastHealthBody {
 
 const JSON_TYPE = 'application/json';
 
-function sendJson(reply: FastifyReply, status: number, text: string): FastifyReply {
+function sendJson(reply: FastifyReply, status: number, body: string | Buffer): FastifyReply {
   // Sent as bytes: Fastify appends `; charset=utf-8` to JSON text, which FastAPI's responses do not carry.
-  return reply.status(status).header('content-type', JSON_TYPE).send(Buffer.from(text, 'utf8'));
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return reply.status(status).header('content-type', JSON_TYPE).send(bytes);
 }
 
 /** Health of the Feast API: 503 when the registry was never read or the store cannot be reached. */
@@ -66,7 +67,7 @@ export function buildFeastHttpApp(options: Omit<FeastHttpServerOptions, 'port' |
   app.post('/get-online-features', async (req, reply) => {
     const body = parseBody(req.body, FeastGetOnlineFeaturesBody);
     const result = await features.getFeatures(toGetRequest(body), 'get-online-features');
-    return sendJson(reply, 200, JSON.stringify(result));
+    return sendJson(reply, 200, encodeOnlineFeaturesResponse(result));
   });
 
   app.post('/push', async (req, reply) => {
