@@ -8,10 +8,14 @@
 //            (in process, the same code the service runs)
 //   nats     features.get.v1 over real NATS to the features service process (RpcClient: encode, send, validate)
 //   http     Feast's POST /get-online-features on the same process (undici)
-//   ping     features.health.v1 over NATS to the same process: the floor of crossing processes
+//   ping     features.health.v1 over NATS to the same process (one Redis PING inside)
+//   bare     the same request over the same NATS to a bare nats.js responder (raw-responder.js) that parses it and
+//            answers with the service's reply bytes for the shape, validated by the same RpcClient: the floor of
+//            crossing processes with this reply
 // plus where the time goes (closed-loop medians of each step on captured data).
 // Usage: pnpm exec turbo run build --filter=@regatta/bench && node bench/dist/scenarios/features.js [--entities 1,10,100]
-//          [--rates 200,100,20] [--duration 12]
+//          [--rates 200,100,20] [--duration 12] [--paths raw,service,nats,...]  (a subset for quick comparisons;
+//          the docs section is rewritten only by a run of every path)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +31,7 @@ import {
   sendTogether,
   type RepoDefinitionInput,
   decodeValueJson,
+  encodeOnlineFeaturesResponse,
   definitionToRegistry,
   encodeRegistry,
   redisFeatureField,
@@ -41,7 +46,7 @@ import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { cpuSeconds } from '../lib/cpu.js';
 import { openLoop } from '../lib/open-loop.js';
-import { table, updateDocs, writeResult } from '../lib/report.js';
+import { repoRoot, table, updateDocs, writeResult } from '../lib/report.js';
 import { type LatencySummary, median, summarize } from '../lib/stats.js';
 
 const { values } = parseArgs({
@@ -49,6 +54,7 @@ const { values } = parseArgs({
     entities: { type: 'string', default: '1,10,100' },
     rates: { type: 'string', default: '200,100,20' },
     duration: { type: 'string', default: '12' },
+    paths: { type: 'string' },
   },
 });
 const shapes = values.entities.split(',').map(Number);
@@ -196,7 +202,7 @@ const SPIN_NOTE = '1.5 ms spin before each send that keeps sends on time';
 /** Length of one path's turn; paths take turns until each has run `--duration` seconds. */
 const SLICE_S = 1;
 
-type PathName = 'raw' | 'raw Pipeline' | 'store' | 'service' | 'nats' | 'http' | 'nats ping';
+type PathName = 'raw' | 'raw Pipeline' | 'store' | 'service' | 'nats' | 'http' | 'nats ping' | 'nats bare';
 const IN_PROCESS: ReadonlySet<PathName> = new Set(['raw', 'raw Pipeline', 'store', 'service']);
 interface Row {
   entities: number;
@@ -221,7 +227,8 @@ interface ShapeRun {
  */
 async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
   const samples = Array.from({ length: SAMPLES }, (_, i) => sample(entities, i + 1));
-  const names = Object.keys(paths) as PathName[];
+  const names = selectedPaths;
+  const bare = names.includes('nats bare') ? await startBare(samples[0]!) : undefined;
   const acc = new Map(
     names.map((p) => [p, { latencies: [] as number[], sent: 0, errorSamples: [] as string[] }]),
   );
@@ -247,6 +254,10 @@ async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
       sent += all;
       if (!IN_PROCESS.has(p)) served += all;
     }
+  }
+  if (bare) {
+    bare.kill('SIGTERM');
+    await once(bare, 'exit');
   }
   const cpuUsPerReq = {
     bench: ((cpuSeconds(process.pid) - before.bench) * 1e6) / sent,
@@ -293,7 +304,7 @@ const paths: Record<PathName, (s: Sample) => Promise<unknown>> = {
     // One features.get.v1 message as the service handles it: bytes in, contract parse, read, bytes out.
     const parsed = FEATURES.get.request.parse(decodeJson(Buffer.from(s.bodyText)));
     const reply = await service.getFeatures(parsed, 'features.get.v1', MAX_FEATURE_VALUES);
-    return encodeJson(reply);
+    return encodeOnlineFeaturesResponse(reply);
   },
   nats: async (s) => expectValues(await rpc.request(FEATURES.get, s.body), s.users.length),
   http: async (s) => {
@@ -306,9 +317,48 @@ const paths: Record<PathName, (s: Sample) => Promise<unknown>> = {
     const text = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   },
-  // The floor of crossing processes over NATS: features.health.v1 answers after one Redis PING.
+  // features.health.v1 answers after one Redis PING.
   'nats ping': () => rpc.request(HEALTH.features, {}),
+  'nats bare': async (s) => expectValues(await rpc.request(BARE, s.body), s.users.length),
 };
+/** The bare responder's subject: the features.get.v1 contract on a subject of its own. */
+const BARE = { ...FEATURES.get, subject: 'bench.features.bare' };
+const ALL_PATHS = Object.keys(paths) as PathName[];
+const selectedPaths: PathName[] = values.paths
+  ? values.paths.split(',').map((p) => {
+      const name = p.trim() as PathName;
+      if (!ALL_PATHS.includes(name)) throw new Error(`unknown path ${p}; paths: ${ALL_PATHS.join(', ')}`);
+      return name;
+    })
+  : ALL_PATHS;
+for (const needed of ['raw', 'service', 'nats'] as const) {
+  if (!selectedPaths.includes(needed)) selectedPaths.unshift(needed);
+}
+
+/**
+ * A bare nats.js responder on its own subject that parses each request and answers with the bytes the
+ * service sends for `s`: what crossing processes costs with this reply, without the service's work.
+ */
+async function startBare(s: Sample): Promise<ChildProcess> {
+  const reply = await bus.request(FEATURES.get.subject, encodeJson(s.body), new Map(), 10_000);
+  const replyFile = path.join(repoDir, 'bare-reply.json');
+  writeFileSync(replyFile, reply.data);
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'bench/dist/scenarios/raw-responder.js'), BARE.subject],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NATS_URL: natsUrl,
+        RAW_REPLY_FILE: replyFile,
+        RAW_PARSE: '1',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await once(child.stdout, 'data');
+  return child;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Where the time goes: closed-loop medians of each step, on data captured from a real read.
@@ -331,6 +381,8 @@ interface Breakdown {
   readerMs: number;
   parseRequestMs: number;
   encodeReplyMs: number;
+  /** The same reply through one JSON.stringify + TextEncoder (encodeJson), as it was encoded before. */
+  stringifyReplyMs: number;
   clientDecodeValidateMs: number;
   replyBytes: number;
 }
@@ -356,7 +408,8 @@ async function breakdown(n: number): Promise<Breakdown> {
     parseRequestMs: await timeMedian(iterations, () =>
       FEATURES.get.request.parse(decodeJson(Buffer.from(s.bodyText))),
     ),
-    encodeReplyMs: await timeMedian(iterations, () => encodeJson(reply)),
+    encodeReplyMs: await timeMedian(iterations, () => encodeOnlineFeaturesResponse(reply)),
+    stringifyReplyMs: await timeMedian(iterations, () => encodeJson(reply)),
     clientDecodeValidateMs: await timeMedian(iterations, () => FEATURES.get.reply.parse(decodeJson(bytes))),
     replyBytes: bytes.length,
   };
@@ -372,7 +425,7 @@ const breakdowns: Breakdown[] = [];
 try {
   for (const [k, n] of shapes.entries()) {
     runs.push(await measureShape(n, rates[k]!));
-    breakdowns.push(await breakdown(n));
+    if (selectedPaths.length === ALL_PATHS.length) breakdowns.push(await breakdown(n));
   }
 } finally {
   await bus.close();
@@ -386,6 +439,12 @@ try {
   rmSync(repoDir, { recursive: true, force: true });
 }
 const rows = runs.flatMap((r) => r.rows);
+if (selectedPaths.length < ALL_PATHS.length) {
+  process.stdout.write(
+    'a subset of the paths ran: bench/results and docs/benchmarks.md are left as they were\n',
+  );
+  process.exit(0);
+}
 const loadAfter = os
   .loadavg()
   .map((l) => l.toFixed(1))
@@ -426,7 +485,9 @@ client configuration and Buffer replies, all sent in one write as the store send
 **service** = what the service does for one features.get.v1 message, in process (contract parse, read + statuses +
 column shaping, JSON encode); **nats** = features.get.v1 end to end over NATS to the service process (RpcClient:
 encode, send, reply validation); **http** = Feast's \`POST /get-online-features\` on the same process; **nats ping** =
-features.health.v1 over the same NATS to the same process (one Redis PING inside): the floor of crossing processes.
+features.health.v1 over the same NATS to the same process (one Redis PING inside); **nats bare** = the same request
+over the same NATS to a bare nats.js responder (\`raw-responder.js\`, no framework) that parses it and answers with the
+service's reply bytes for the shape, validated by the same RpcClient: the floor of crossing processes with this reply.
 
 ${table(
   ['entities', 'path', 'offered/s', 'p50 ms', 'p99 ms', 'p50 / raw', 'p99 / raw', 'errors'],
@@ -467,6 +528,7 @@ ${table(
     'reader (keys, statuses, columns)',
     'request parse (zod)',
     'reply JSON encode',
+    'the same by one JSON.stringify',
     'client JSON parse + reply validation',
     'reply bytes',
   ],
@@ -478,6 +540,7 @@ ${table(
     b.readerMs,
     b.parseRequestMs,
     b.encodeReplyMs,
+    b.stringifyReplyMs,
     b.clientDecodeValidateMs,
     b.replyBytes,
   ]),
@@ -496,10 +559,10 @@ ${breakdowns
   })
   .join('\n')}
 Tails: the NATS and HTTP paths cross three and two processes sharing 2 cores with Redis and other work. Crossing
-alone (**nats ping**) costs p99 ${shapes.map((n) => `${byShape(n, 'nats ping').latencyMs.p99.toFixed(1)}`).join(' / ')} ms
-at ${shapes.join(' / ')} entities; the rest of the NATS p99 (${shapes.map((n) => `${byShape(n, 'nats').latencyMs.p99.toFixed(1)}`).join(' / ')} ms)
-grows with the reply (it crosses nats-server twice and is parsed and validated by the caller) and with the CPU each
-request needs while other processes want the same cores.
+alone with the same reply (**nats bare**) costs p99 ${shapes.map((n) => byShape(n, 'nats bare').latencyMs.p99.toFixed(1)).join(' / ')} ms
+at ${shapes.join(' / ')} entities, and the NATS goal's own limit is 1.5x raw p99 + 1 ms = ${shapes.map((n) => (1.5 * byShape(n, 'raw').latencyMs.p99 + 1).toFixed(1)).join(' / ')} ms;
+the service over NATS reaches p99 ${shapes.map((n) => byShape(n, 'nats').latencyMs.p99.toFixed(1)).join(' / ')} ms, the in-process service path
+${shapes.map((n) => byShape(n, 'service').latencyMs.p99.toFixed(1)).join(' / ')} ms.
 
 Feast's published figures (Go server p99 4.3 ms at 1 entity, 22 ms at 100 entities x 50 features, Redis, c5.4xlarge)
 are context from a much faster, unshared machine, not a same-machine comparison.`,

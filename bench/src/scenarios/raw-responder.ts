@@ -1,4 +1,5 @@
 // A bare NATS responder (no framework): the limit our transport is measured against.
+import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 
 const nc = await connect({
@@ -7,9 +8,11 @@ const nc = await connect({
   name: 'bench-raw-responder',
 });
 const subject = process.argv[2] ?? 'bench.raw.v1';
-// RAW_REPLY: the reply body to send (the same bytes as the service under test answers with).
+// RAW_REPLY: the reply body to send (the same bytes as the service under test answers with); RAW_REPLY_FILE:
+// a file holding it, for bodies larger than an environment variable may be.
 const reply = new TextEncoder().encode(
-  process.env.RAW_REPLY ??
+  (process.env.RAW_REPLY_FILE ? readFileSync(process.env.RAW_REPLY_FILE, 'utf8') : undefined) ??
+    process.env.RAW_REPLY ??
     JSON.stringify({
       status: 'ok',
       service: 'raw',
