@@ -4,11 +4,17 @@
 //   each at 1, 16, 64 and 256 concurrent callers (closed loop: each caller sends its next request
 //   when the previous one is answered), one fraud-model row per request, prediction cache off.
 // Usage: pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js [--callers 1,16,64,256] [--duration 5]
+//          [--model fraud|wide] [--hidden 1024,1024]
+// --model wide serves a compute-bound MLP (apps/inference/training/wide-model.ts, 15 inputs, Relu layers of the
+// --hidden widths, untrained weights) from a temporary model repository instead of the fraud model, so the run
+// shows what batching gains when running the model is the work; results go to bench/results/inference-wide.json
+// and their own section of docs/benchmarks.md.
 // NATS_URL picks a NATS server; without it a private nats-server is started, so no other fleet on
 // the machine answers inference.predict.v1 in the service's queue group during the run.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,15 +32,45 @@ const { values } = parseArgs({
     callers: { type: 'string', default: '1,16,64,256' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    model: { type: 'string', default: 'fraud' },
+    hidden: { type: 'string', default: '1024,1024' },
   },
 });
+if (values.model !== 'fraud' && values.model !== 'wide') throw new Error('--model is fraud or wide');
+const MODEL = values.model;
 const levels = values.callers.split(',').map(Number);
 const durationS = Number(values.duration);
 const warmupS = Number(values.warmup);
 const BATCHES = [1, 16, 64, 256];
-const MODEL_DIR = path.join(repoRoot, 'apps/inference/models');
-const ENGINE_DIST = path.join(repoRoot, 'apps/inference/dist/engine');
 const COLS = 15;
+const HIDDEN = values.hidden.split(',').map(Number);
+/** The model repository the service serves: the repo's own, or a temporary one holding the wide model. */
+const MODEL_DIR =
+  MODEL === 'fraud'
+    ? path.join(repoRoot, 'apps/inference/models')
+    : mkdtempSync(path.join(tmpdir(), 'regatta-bench-wide-'));
+let macsPerRow = COLS;
+if (MODEL === 'wide') {
+  const wide = (await import(
+    pathToFileURL(path.join(repoRoot, 'apps/inference/training/dist/wide-model.js')).href
+  )) as {
+    writeWideModel(
+      repo: string,
+      name: string,
+      options: { inputs: number; hidden: number[]; seed: number },
+    ): string;
+    wideModelMacsPerRow(options: { inputs: number; hidden: number[] }): number;
+  };
+  const options = { inputs: COLS, hidden: HIDDEN, seed: 7 };
+  wide.writeWideModel(MODEL_DIR, 'wide', options);
+  macsPerRow = wide.wideModelMacsPerRow(options);
+}
+const RESULT_NAME = MODEL === 'fraud' ? 'inference' : 'inference-wide';
+const MODEL_TEXT =
+  MODEL === 'fraud'
+    ? 'fraud-model'
+    : `wide-model (MLP ${[COLS, ...HIDDEN, 1].join('-')}, ${(macsPerRow / 1e6).toFixed(2)} M multiply-adds per row)`;
+const ENGINE_DIST = path.join(repoRoot, 'apps/inference/dist/engine');
 /** The service's default: one worker per core, leaving one core to the main thread. */
 const WORKERS = Math.max(1, cpus().length - 1);
 
@@ -69,13 +105,13 @@ async function rawLimit(seconds: number): Promise<RawRow[]> {
   )) as {
     DEFAULT_SESSION_OPTIONS: Record<string, unknown>;
   };
-  const key = 'fraud:1';
+  const key = `${MODEL}:1`;
   const worker = new Worker(path.join(ENGINE_DIST, 'inference-worker.mjs'), {
     workerData: {
       models: [
         {
           key,
-          path: path.join(MODEL_DIR, 'fraud/1/model.onnx'),
+          path: path.join(MODEL_DIR, MODEL, '1/model.onnx'),
           inputs: [{ name: 'features', cols: COLS, rank: 2 }],
           outputs: ['score'],
         },
@@ -158,7 +194,7 @@ async function scrape(port: number): Promise<Scrape> {
   for (const line of text.split('\n')) {
     const m = /^inference_request_duration_seconds_bucket\{(.*)\} (\S+)$/.exec(line);
     const le = m && /le="([^"]+)"/.exec(m[1]!)?.[1];
-    if (!m || !le || !m[1]!.includes('model="fraud"')) continue;
+    if (!m || !le || !m[1]!.includes(`model="${MODEL}"`)) continue;
     const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
     duration.set(bound, (duration.get(bound) ?? 0) + Number(m[2]));
   }
@@ -368,7 +404,7 @@ const probeReport = async (): Promise<{ p99Ms: number; maxMs: number }> => {
 };
 const encoder = new TextEncoder();
 const payloads = rows(4096).map((row) =>
-  encoder.encode(JSON.stringify({ model: 'fraud', rows: [row], cache: false })),
+  encoder.encode(JSON.stringify({ model: MODEL, rows: [row], cache: false })),
 );
 
 const raw = await rawLimit(2);
@@ -400,9 +436,11 @@ await once(responder, 'exit');
 await nc.drain();
 probe.disconnect();
 natsServer?.kill('SIGTERM');
+if (MODEL !== 'fraud') rmSync(MODEL_DIR, { recursive: true, force: true });
 const loadAfter = loadavg();
 
-const file = writeResult('inference', {
+const file = writeResult(RESULT_NAME, {
+  model: MODEL_TEXT,
   durationS,
   warmupS,
   levels,
@@ -449,11 +487,11 @@ goals.push(
 );
 
 updateDocs(
-  'inference',
-  `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js --callers ${values.callers} --duration ${durationS}\`
-(closed loop: each caller sends its next request when the last is answered; one fraud-model row per request, prediction cache off;
+  RESULT_NAME,
+  `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js --callers ${values.callers} --duration ${durationS}${MODEL === 'fraud' ? '' : ` --model ${MODEL} --hidden ${values.hidden}`}\`
+(closed loop: each caller sends its next request when the last is answered; one ${MODEL_TEXT} row per request, prediction cache off;
 ${process.env.NATS_URL ? 'NATS at NATS_URL' : 'a private nats-server'}; the service (main thread + ${WORKERS} inference worker${WORKERS === 1 ? '' : 's'}), NATS and the load generator share this ${cpus().length}-core machine,
-whose 1/5/15-minute load average was ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before the run and ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; raw data in \`bench/results/inference.json\`).
+whose 1/5/15-minute load average was ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before the run and ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; raw data in \`bench/results/${RESULT_NAME}.json\`).
 
 **The limit**: onnxruntime in the engine's own worker (\`inference-worker.mjs\`, the engine's session options), one batch after another.
 
