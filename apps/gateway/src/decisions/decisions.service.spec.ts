@@ -105,10 +105,12 @@ describe(DecisionsService.name, () => {
     context: { amount: 200, new_device: true },
   };
 
+  // PGlite compiles and boots Postgres in WebAssembly: seconds on a busy machine, so the hook gets the
+  // integration timeout.
   beforeAll(async () => {
     sql = await openPglite({ dataDir: 'memory://' });
     log = await DecisionLog.open(sql, { flushIntervalMs: 10, spoolDir });
-  });
+  }, 60_000);
   afterAll(async () => {
     await log.close();
     await sql.close();
