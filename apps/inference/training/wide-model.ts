@@ -77,7 +77,10 @@ export function writeWideModel(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `pnpm run wide-model -- <args>` passes the `--` on; parseArgs would take everything after it as positionals.
+  const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
   const { values, positionals } = parseArgs({
+    args,
     allowPositionals: true,
     options: {
       hidden: { type: 'string', default: WIDE_MODEL_DEFAULTS.hidden.join(',') },
