@@ -33,6 +33,8 @@ export class SpooledWriter<Row extends object> {
   private spoolWrites: Promise<void> = Promise.resolve();
   /** Files whose rows were handed to the writer and are not yet all confirmed. */
   private replayedFiles: string[] = [];
+  /** Deletions of replayed files whose rows were all written. */
+  private readonly removals: Promise<unknown>[] = [];
   private closed = false;
 
   constructor(private readonly options: SpooledWriterOptions<Row>) {
@@ -109,7 +111,10 @@ export class SpooledWriter<Row extends object> {
       void Promise.all(results).then(
         () => {
           this.replayedFiles = this.replayedFiles.filter((f) => f !== file);
-          return unlink(file).catch(() => undefined);
+          // close() waits for this, so a file whose rows are written is gone once the writer has stopped.
+          const removed = unlink(file).catch(() => undefined);
+          this.removals.push(removed);
+          return removed;
         },
         () => undefined,
       );
@@ -146,7 +151,10 @@ export class SpooledWriter<Row extends object> {
     }
     await this.spoolWrites;
     // Every row of a replayed file is now either in the database or in the new spool file.
-    await Promise.all(this.replayedFiles.map((file) => unlink(file).catch(() => undefined)));
+    await Promise.all([
+      ...this.removals,
+      ...this.replayedFiles.map((file) => unlink(file).catch(() => undefined)),
+    ]);
   }
 
   private spool(rows: Row[]): void {
