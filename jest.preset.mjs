@@ -35,5 +35,8 @@ export function jestConfig(dir, kind = process.env.REGATTA_TEST_KIND ?? 'unit') 
     setupFiles: [path.join(root, 'jest.setup.mjs')],
     testTimeout: kind === 'int' ? 60_000 : 10_000,
     maxWorkers: kind === 'int' ? 1 : '50%',
+    // Integration tests start servers and child processes; one left open by a failed test must not keep
+    // jest (and CI) waiting after the results are in.
+    forceExit: kind === 'int',
   };
 }

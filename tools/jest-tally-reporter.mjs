@@ -1,5 +1,7 @@
 // Appends each jest run's totals, and what failed, to $REGATTA_TEST_TALLY so `npm test` can close with
-// one line of totals and the failures again (a CI log is often read from its end).
+// one line of totals and the failures again (a CI log is often read from its end). Beside it, in
+// test-progress.jsonl, it notes when each test file starts and ends, so a step that runs out of time can
+// say which files were still running.
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -30,7 +32,22 @@ function failuresOf(results) {
   return failures;
 }
 
+function progress(event, testPath) {
+  const tally = process.env.REGATTA_TEST_TALLY;
+  if (!tally) return;
+  const line = { event, package: path.basename(process.cwd()), file: path.relative(process.cwd(), testPath) };
+  appendFileSync(path.join(path.dirname(tally), 'test-progress.jsonl'), `${JSON.stringify(line)}\n`);
+}
+
 export default class TallyReporter {
+  onTestStart(test) {
+    progress('start', test.path);
+  }
+
+  onTestResult(test) {
+    progress('end', test.path);
+  }
+
   onRunComplete(_contexts, results) {
     const file = process.env.REGATTA_TEST_TALLY;
     if (!file) return;

@@ -45,6 +45,59 @@ function run(cmd, args, env = {}) {
   return result.status ?? 1;
 }
 
+/**
+ * Runs one test step in its own process group and gives it `limitMin` minutes. A step that outlives
+ * its limit (a hung test, a server that never exits) is stopped with everything it started, and the
+ * test files still running are named, instead of the whole run waiting until CI gives up. Whatever a
+ * finished step left behind in its group (a stray server child) is stopped too.
+ */
+function runStep(cmd, args, env, limitMin, progressFile) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd[0], [...cmd.slice(1), ...args], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ...env },
+      detached: true,
+    });
+    const killGroup = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone
+      }
+    };
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      say(`step ran past its ${limitMin}-minute limit; stopping it`);
+      for (const file of unfinishedTestFiles(progressFile)) say(`  still running: ${file}`);
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 10_000).unref();
+    }, limitMin * 60_000);
+    const stopParent = (signal) => killGroup(signal);
+    process.on('SIGINT', stopParent).on('SIGTERM', stopParent);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      process.off('SIGINT', stopParent).off('SIGTERM', stopParent);
+      killGroup('SIGKILL');
+      resolve(timedOut ? 1 : (code ?? 1));
+    });
+  });
+}
+
+/** Test files that started and have not ended, from the reporter's progress records. */
+function unfinishedTestFiles(progressFile) {
+  if (!existsSync(progressFile)) return [];
+  const running = new Set();
+  for (const line of readFileSync(progressFile, 'utf8').split('\n').filter(Boolean)) {
+    const { event, package: pkg, file } = JSON.parse(line);
+    const key = `${pkg}: ${file}`;
+    if (event === 'start') running.add(key);
+    else running.delete(key);
+  }
+  return [...running];
+}
+
 function installEnv() {
   const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
   // Machines without internet access to Node's header tarball build native addons against local headers.
@@ -124,30 +177,39 @@ async function main() {
   if (mode === 'test') {
     await checkServices();
     const tally = path.join(root, '.regatta/test-tally.jsonl');
+    const progressFile = path.join(root, '.regatta/test-progress.jsonl');
     mkdirSync(path.dirname(tally), { recursive: true });
     rmSync(tally, { force: true });
+    rmSync(progressFile, { force: true });
     const env = { REGATTA_TEST_TALLY: tally };
+    // [name, pnpm arguments, minutes allowed]. The whole run takes 6-15 minutes on a 2-core machine;
+    // the limits only stop a hang, and together stay well inside CI's 90 minutes.
     const steps = [
-      ['format', ['exec', 'prettier', '--check', '.', '--log-level', 'warn']],
+      ['format', ['exec', 'prettier', '--check', '.', '--log-level', 'warn'], 5],
       [
         'lint, type-check, build',
         ['exec', 'turbo', 'run', 'lint', 'check-types', 'build', '--output-logs=errors-only', '--continue'],
+        20,
       ],
-      ['generated monitoring files are current', ['--filter', '@regatta/slo', 'run', 'generate:check']],
+      ['generated monitoring files are current', ['--filter', '@regatta/slo', 'run', 'generate:check'], 5],
       // Test tasks are never cached (turbo.json): a replayed result would print no totals.
-      ['unit tests', ['exec', 'turbo', 'run', 'test', '--output-logs=errors-only', '--continue']],
+      ['unit tests', ['exec', 'turbo', 'run', 'test', '--output-logs=errors-only', '--continue'], 15],
       [
         'integration tests',
         ['exec', 'turbo', 'run', 'test:int', '--concurrency=1', '--output-logs=new-only', '--continue'],
+        25,
       ],
     ];
     let failedSteps = 0;
-    for (const [name, args] of steps) {
+    for (const [name, args, limitMin] of steps) {
+      const started = Date.now();
       say(name);
-      if (run(pnpm, args, env) !== 0) {
+      const status = await runStep(pnpm, args, env, limitMin, progressFile);
+      const took = `${Math.round((Date.now() - started) / 1000)} s`;
+      if (status !== 0) {
         failedSteps++;
-        say(`FAILED: ${name}`);
-      }
+        say(`FAILED: ${name} (${took})`);
+      } else say(`${name}: done in ${took}`);
     }
     const totals = { passed: 0, failed: 0, skipped: 0 };
     const failures = [];

@@ -44,7 +44,11 @@ describe('monitoring of the running fleet', () => {
   it('exposes metrics that promtool accepts on every service', async () => {
     for (const target of targets()) {
       const text = await (await fetch(target.url)).text();
-      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      const check = spawnSync('promtool', ['check', 'metrics'], {
+        input: text,
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect({
         service: target.service,
         status: check.status,

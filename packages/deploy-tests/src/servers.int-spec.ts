@@ -70,7 +70,7 @@ describe('server configuration files, loaded by the real servers', () => {
   it('a misspelt postgresql.conf setting is rejected (the check can fail)', () => {
     const conf = path.join(dir, 'broken.conf');
     copyFileSync(repoPath('infrastructure/postgres/postgresql.conf'), conf);
-    spawnSync('sh', ['-c', `echo "max_conections = 10" >> ${conf}`]);
+    spawnSync('sh', ['-c', `echo "max_conections = 10" >> ${conf}`], { timeout: 5_000 });
     chmodSync(conf, 0o644);
     const check = run('postgres', postgresBin('postgres'), [
       '-D',
@@ -111,6 +111,7 @@ describe('server configuration files, loaded by the real servers', () => {
   ])('the %s nats.conf is valid for nats-server', (_what, file) => {
     const result = spawnSync('nats-server', ['-c', repoPath(file), '-t'], {
       encoding: 'utf8',
+      timeout: 20_000,
       env: { ...process.env, SERVER_NAME: 'nats-0' },
     });
     expect(`${result.stdout}${result.stderr}`).toMatch(/is valid/);

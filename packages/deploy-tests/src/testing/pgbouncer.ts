@@ -31,7 +31,7 @@ export interface StartPgBouncerOptions {
 
 /** Whether the pgbouncer binary is installed (Debian package `pgbouncer`). */
 export function pgbouncerInstalled(): boolean {
-  return spawnSync('pgbouncer', ['--version']).status === 0;
+  return spawnSync('pgbouncer', ['--version'], { timeout: 10_000 }).status === 0;
 }
 
 async function freePort(): Promise<number> {

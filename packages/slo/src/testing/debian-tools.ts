@@ -11,11 +11,17 @@ export interface RunResult {
   output: string;
 }
 
-/** Runs a command to completion, stdout and stderr together. */
-export function run(command: string, args: readonly string[], input?: string): RunResult {
+/** Runs a command to completion (at most `timeoutMs`: a hung tool fails the check), stdout and stderr together. */
+export function run(
+  command: string,
+  args: readonly string[],
+  input?: string,
+  timeoutMs = 120_000,
+): RunResult {
   const result = spawnSync(command, args, {
     encoding: 'utf8',
     input,
+    timeout: timeoutMs,
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -32,9 +38,11 @@ export function ensureDebianTool(binary: string, pkg: string): void {
   if (onPath(binary)) return;
   const hint = `${binary} is missing: install it with \`apt-get update && apt-get install -y ${pkg}\``;
   if (process.getuid?.() !== 0) throw new Error(`${hint} (as root; this process is not)`);
-  const update = run('apt-get', ['update']);
+  // apt waits at most a minute for another install's lock instead of failing at once or waiting forever.
+  const lockWait = ['-o', 'DPkg::Lock::Timeout=60'];
+  const update = run('apt-get', [...lockWait, 'update'], undefined, 300_000);
   if (update.status !== 0) throw new Error(`${hint}; apt-get update failed:\n${update.output}`);
-  const install = run('apt-get', ['install', '-y', pkg]);
+  const install = run('apt-get', [...lockWait, 'install', '-y', pkg], undefined, 600_000);
   if (install.status !== 0 || !onPath(binary))
     throw new Error(`${hint}; apt-get install failed:\n${install.output}`);
 }
