@@ -5,7 +5,7 @@ import { HEALTH, LLM, type DependencyCheck, RegattaError } from '@regatta/contra
 import { type SqlClient, createPostgresClient } from '@regatta/db';
 import { HealthRegistry, type RunningService, startMicroservice } from '@regatta/runtime';
 import { createLogger } from '@regatta/telemetry';
-import { type Bus, STATUS_HEADER, decodeJson, encodeJson, errorReply } from '@regatta/transport';
+import { type Bus, decodeJson, encodeJson, errorReply } from '@regatta/transport';
 import { MemoryAnswerStore, RedisAnswerStore } from './cache/answer-store.js';
 import { RedisRendezvous } from './cache/rendezvous.js';
 import { ChatService, type LedgerSink } from './chat.service.js';
@@ -191,8 +191,7 @@ export async function createLlmProxyService(deps: {
       try {
         const { request_id } = LLM.cancel.request.parse(decodeJson(msg.data));
         const cancelled = chat.cancel(request_id);
-        if (msg.replyable && cancelled)
-          msg.reply(encodeJson({ cancelled }), new Map([[STATUS_HEADER, 'ok']]));
+        if (msg.replyable && cancelled) msg.reply(encodeJson({ cancelled }), new Map());
       } catch (err) {
         if (msg.replyable) {
           const reply = errorReply(

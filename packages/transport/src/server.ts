@@ -12,7 +12,7 @@ import { type Observable, isObservable, lastValueFrom, throwError } from 'rxjs';
 import { type Bus, type BusSubscription, type Headers, type IncomingMessage } from './bus.js';
 import { messagingMetrics, trackInFlight } from './metrics.js';
 import { runWithScope } from './scope.js';
-import { FRAME_HEADER, STATUS_HEADER, decodeJson, encodeJson, errorReply } from './wire.js';
+import { FRAME_HEADER, decodeJson, encodeJson, errorReply } from './wire.js';
 
 /** How long `listen()` waits for the bus to confirm the subscriptions before serving anyway. */
 const SUBSCRIBE_CONFIRM_MS = 5_000;
@@ -76,7 +76,8 @@ type Observer = { observe(value: number): void };
 /** A handler served by {@link RegattaServer.addRoute}: the validated request in, the reply (or a promise of it) out. */
 export type RouteHandler = (data: unknown, ctx: RegattaContext) => unknown;
 
-const OK_HEADERS: Headers = new Map([[STATUS_HEADER, 'ok']]);
+// A successful reply is a plain message: no status header (see STATUS_HEADER).
+const OK_HEADERS: Headers = new Map();
 const CHUNK_HEADERS: Headers = new Map([[FRAME_HEADER, 'chunk']]);
 const END_HEADERS: Headers = new Map([[FRAME_HEADER, 'end']]);
 

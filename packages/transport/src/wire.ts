@@ -1,7 +1,10 @@
 import { RegattaError, WireError } from '@regatta/contracts';
 import { type Headers } from './bus.js';
 
-/** Reply header: `ok` or `error` (then the body is a WireError). */
+/**
+ * Reply header: `error` marks an error reply (the body is then a WireError). A successful reply carries
+ * no headers at all: a NATS message without headers is cheaper to write and to parse on both sides.
+ */
 export const STATUS_HEADER = 'regatta-status';
 /** Stream frame header: `chunk`, `end` or `error`. */
 export const FRAME_HEADER = 'regatta-frame';
