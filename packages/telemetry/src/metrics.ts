@@ -8,6 +8,7 @@ import {
   type GaugeConfiguration,
   type HistogramConfiguration,
 } from 'prom-client';
+import { FastHistogram, type FastHistogramConfiguration } from './fast-histogram.js';
 
 /** Latency buckets (seconds) that contain every SLO threshold (25, 50 and 80 ms) as exact boundaries. */
 export const LATENCY_BUCKETS = [
@@ -57,6 +58,20 @@ export function counter<L extends string>(config: Omit<CounterConfiguration<L>, 
 /** A gauge registered once per process under `name`. */
 export function gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
   return existing<Gauge<L>>(config.name) ?? new Gauge({ ...config, registers: [getRegistry()] });
+}
+
+/**
+ * A {@link FastHistogram} registered once per process under `name`; latency buckets unless given. For
+ * histograms observed on every request that carry no exemplars.
+ */
+export function fastHistogram<L extends string>(
+  config: Omit<FastHistogramConfiguration<L>, 'buckets'> & { buckets?: readonly number[] },
+): FastHistogram<L> {
+  const found = existing<FastHistogram<L>>(config.name);
+  if (found) return found;
+  const created = new FastHistogram<L>({ buckets: LATENCY_BUCKETS, ...config });
+  getRegistry().registerMetric(created as never);
+  return created;
 }
 
 /** A histogram registered once per process under `name`; latency buckets unless given. */

@@ -1,4 +1,4 @@
-import { counter, gauge, histogram, type Counter, type Gauge, type Histogram } from '@regatta/telemetry';
+import { counter, fastHistogram, gauge, type Counter, type FastHistogram, type Gauge } from '@regatta/telemetry';
 
 /** How many requests each server in this process has in flight, read when metrics are scraped. */
 const inFlightReaders = new Set<{ service: string; read: () => number }>();
@@ -11,17 +11,17 @@ export function trackInFlight(service: string, read: () => number): () => void {
 }
 
 export const messagingMetrics: {
-  clientDuration: Histogram<'subject' | 'outcome'>;
-  serverDuration: Histogram<'subject' | 'outcome'>;
+  clientDuration: FastHistogram<'subject' | 'outcome'>;
+  serverDuration: FastHistogram<'subject' | 'outcome'>;
   serverInFlight: Gauge<'service'>;
   clientRetries: Counter<'subject'>;
 } = {
-  clientDuration: histogram({
+  clientDuration: fastHistogram({
     name: 'messaging_client_operation_duration_seconds',
     help: 'Round trip of NATS requests made by this process, by subject and outcome (ok or error code)',
     labelNames: ['subject', 'outcome'],
   }),
-  serverDuration: histogram({
+  serverDuration: fastHistogram({
     name: 'messaging_server_operation_duration_seconds',
     help: 'Time to handle a NATS request, by subject and outcome (ok or error code)',
     labelNames: ['subject', 'outcome'],

@@ -1,4 +1,4 @@
-import { counter, gauge, histogram, LATENCY_BUCKETS } from '@regatta/telemetry';
+import { counter, fastHistogram, gauge, LATENCY_BUCKETS } from '@regatta/telemetry';
 
 /** Batch-size buckets in rows: powers of two up to 1024. */
 export const BATCH_ROW_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -51,25 +51,25 @@ export class InferenceMetrics {
     help: 'Model executions (batches run)',
     labelNames: ['model', 'version'],
   });
-  private readonly batchRows = histogram({
+  private readonly batchRows = fastHistogram({
     name: 'inference_batch_rows',
     help: 'Rows per execution',
     labelNames: ['model', 'version'],
     buckets: BATCH_ROW_BUCKETS,
   });
-  private readonly queueWaitSeconds = histogram({
+  private readonly queueWaitSeconds = fastHistogram({
     name: 'inference_queue_wait_seconds',
     help: 'Time a request waited in the queue before its batch started',
     labelNames: ['model', 'version'],
     buckets: INFERENCE_SECONDS_BUCKETS,
   });
-  private readonly computeSeconds = histogram({
+  private readonly computeSeconds = fastHistogram({
     name: 'inference_compute_seconds',
     help: 'Time onnxruntime spent running one batch',
     labelNames: ['model', 'version'],
     buckets: INFERENCE_SECONDS_BUCKETS,
   });
-  private readonly requestSeconds = histogram({
+  private readonly requestSeconds = fastHistogram({
     name: 'inference_request_duration_seconds',
     help: 'Time from a predict call to its result or error',
     labelNames: ['model', 'version'],
