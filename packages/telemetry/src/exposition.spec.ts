@@ -26,4 +26,15 @@ describe(renderMetrics.name, () => {
     expect(body).toMatch(/widget_seconds_bucket\{le="0.005",kind="a"\} 1 # \{trace_id="abc123"\} 0.004/);
     expect(body.trimEnd().endsWith('# EOF')).toBe(true);
   });
+
+  it('names counters the same in the text format after an OpenMetrics scrape', async () => {
+    counter({ name: 'widgets_made_total', help: 'w' }).inc(3);
+    const first = (await renderMetrics(undefined)).body;
+    await renderMetrics('application/openmetrics-text');
+    const again = (await renderMetrics(undefined)).body;
+    expect(first).toContain('widgets_made_total 3');
+    expect(again).toContain('# TYPE widgets_made_total counter\nwidgets_made_total 3');
+    const open = (await renderMetrics('application/openmetrics-text')).body;
+    expect(open).toContain('# TYPE widgets_made counter\nwidgets_made_total 3');
+  });
 });

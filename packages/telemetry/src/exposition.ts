@@ -10,6 +10,28 @@ export function exemplarLabels(span: Span | undefined = trace.getActiveSpan()): 
 
 const OPENMETRICS = /application\/openmetrics-text/i;
 
+/** What a registry reads of a metric. */
+interface RenderableMetric {
+  name: string;
+  help: string;
+  type: string;
+  aggregator?: string;
+  get(): unknown;
+  getForPromString?(): unknown;
+}
+
+function standIn(metric: RenderableMetric): RenderableMetric {
+  const copy: RenderableMetric = {
+    name: metric.name,
+    help: metric.help,
+    type: metric.type,
+    get: () => metric.get(),
+  };
+  if (metric.aggregator) copy.aggregator = metric.aggregator;
+  if (typeof metric.getForPromString === 'function') copy.getForPromString = () => metric.getForPromString!();
+  return copy;
+}
+
 /**
  * Exposition of the process registry in the format the scraper asks for: OpenMetrics (with
  * exemplars, so a latency bucket links to a trace) when `Accept` names it, as Prometheus does;
@@ -20,14 +42,17 @@ export async function renderMetrics(
 ): Promise<{ contentType: string; body: string }> {
   const registry = getRegistry();
   if (accept && OPENMETRICS.test(accept)) {
-    const counters = registry
-      .getMetricsAsArray()
-      .filter((m) => (m as unknown as { type?: string }).type === 'counter')
-      .map((m) => (m as unknown as { name: string }).name);
-    return {
-      contentType: registry.contentType,
-      body: fixCounterFamilies(await registry.metrics(), counters),
-    };
+    // prom-client renames every counter it renders as OpenMetrics (`x_total` becomes `x`, for good), after
+    // which the text format would name its samples `x`. Each metric is rendered through a stand-in whose
+    // name may be changed; the metric itself keeps its name.
+    const open = new Registry();
+    open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    const counters: string[] = [];
+    for (const metric of registry.getMetricsAsArray() as unknown as RenderableMetric[]) {
+      if (metric.type === 'counter') counters.push(metric.name);
+      open.registerMetric(standIn(metric) as never);
+    }
+    return { contentType: open.contentType, body: fixCounterFamilies(await open.metrics(), counters) };
   }
   // The same metrics, written in the Prometheus text format (exemplars left out).
   const text = new Registry();
