@@ -1,3 +1,5 @@
+import { type LabelValues, SeriesMap } from './series-map.js';
+
 /** One line of a histogram as a prom-client registry reads it. */
 export interface HistogramSample {
   metricName: string;
@@ -27,8 +29,6 @@ export interface FastHistogramConfiguration<L extends string> {
   /** Upper bounds, ascending (a `+Inf` bucket is always added). */
   buckets: readonly number[];
 }
-
-type Labels<L extends string> = Partial<Record<L, string | number>>;
 
 class Series implements HistogramSeries {
   /** Per-bucket counts, not cumulative; the last slot is `+Inf`. */
@@ -67,14 +67,12 @@ export class FastHistogram<L extends string = string> {
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
-  readonly labelNames: readonly L[];
   private readonly bounds: Float64Array;
-  private readonly series = new Map<string, Series>();
+  private readonly series: SeriesMap<L, Series>;
 
   constructor(config: FastHistogramConfiguration<L>) {
     this.name = config.name;
     this.help = config.help;
-    this.labelNames = config.labelNames ?? [];
     const bounds = [...config.buckets];
     for (let i = 0; i < bounds.length; i++) {
       if (!Number.isFinite(bounds[i]) || (i > 0 && bounds[i]! <= bounds[i - 1]!))
@@ -83,34 +81,24 @@ export class FastHistogram<L extends string = string> {
         );
     }
     this.bounds = Float64Array.from(bounds);
+    this.series = new SeriesMap(
+      `histogram ${this.name}`,
+      config.labelNames ?? [],
+      (labels) => new Series(labels, this.bounds),
+    );
   }
 
   /** The series of one label set; keep it to observe without resolving the labels again. */
-  labels(labels: Labels<L> = {}): HistogramSeries {
-    let key = '';
-    for (const name of this.labelNames) key += `${labels[name] ?? ''}\u0000`;
-    let series = this.series.get(key);
-    if (!series) {
-      for (const name of Object.keys(labels)) {
-        if (!(this.labelNames as readonly string[]).includes(name))
-          throw new Error(
-            `histogram ${this.name} has no label '${name}' (labels: ${this.labelNames.join(', ')})`,
-          );
-      }
-      const own: Record<string, string | number> = {};
-      for (const name of this.labelNames) if (labels[name] !== undefined) own[name] = labels[name]!;
-      series = new Series(own, this.bounds);
-      this.series.set(key, series);
-    }
-    return series;
+  labels(labels: LabelValues<L> = {}): HistogramSeries {
+    return this.series.get(labels);
   }
 
-  observe(labels: Labels<L>, value: number): void {
+  observe(labels: LabelValues<L>, value: number): void {
     this.labels(labels).observe(value);
   }
 
   /** Starts a timer; calling the result observes the seconds since, and returns them. */
-  startTimer(labels: Labels<L> = {}): () => number {
+  startTimer(labels: LabelValues<L> = {}): () => number {
     const series = this.labels(labels);
     const started = performance.now();
     return () => {

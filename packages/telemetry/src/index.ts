@@ -1,4 +1,5 @@
 export * from './logger.js';
+export * from './fast-counter.js';
 export * from './fast-histogram.js';
 export * from './metrics.js';
 export * from './profiling.js';

@@ -8,6 +8,7 @@ import {
   type GaugeConfiguration,
   type HistogramConfiguration,
 } from 'prom-client';
+import { FastCounter, type FastCounterConfiguration } from './fast-counter.js';
 import { FastHistogram, type FastHistogramConfiguration } from './fast-histogram.js';
 
 /** Latency buckets (seconds) that contain every SLO threshold (25, 50 and 80 ms) as exact boundaries. */
@@ -58,6 +59,15 @@ export function counter<L extends string>(config: Omit<CounterConfiguration<L>, 
 /** A gauge registered once per process under `name`. */
 export function gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> {
   return existing<Gauge<L>>(config.name) ?? new Gauge({ ...config, registers: [getRegistry()] });
+}
+
+/** A {@link FastCounter} registered once per process under `name`, for counters bumped on every request. */
+export function fastCounter<L extends string>(config: FastCounterConfiguration<L>): FastCounter<L> {
+  const found = existing<FastCounter<L>>(config.name);
+  if (found) return found;
+  const created = new FastCounter<L>(config);
+  getRegistry().registerMetric(created as never);
+  return created;
 }
 
 /**
