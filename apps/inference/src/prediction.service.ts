@@ -107,18 +107,20 @@ export class PredictionService {
     });
     const deadline =
       this.options.timeoutMs > 0 ? Math.min(deadlineMs, Date.now() + this.options.timeoutMs) : deadlineMs;
-    const call = {
+    // One object shape for every engine call (the row data is filled in below).
+    const call: EngineRequest = {
       model: model.name,
       version: model.version,
+      rows: packed.data,
       deadlineMs: deadline,
-      ...(signal && { signal }),
+      signal,
     };
 
     let outputs: Record<string, number[][]>;
     let cacheHits = 0;
     const cache = request.cache ? this.options.cache : undefined;
     if (!cache) {
-      outputs = (await this.engine.predict({ ...call, rows: packed.data })).outputs;
+      outputs = (await this.engine.predict(call)).outputs;
     } else {
       const { predictions, hits } = await cache.cachedPredict<number[], RowPrediction>(
         { name: model.name, version: String(model.version) },

@@ -185,7 +185,7 @@ export class InferenceEngine {
         );
       }
       // Per-model labels only for served names: arbitrary names from callers must not grow the label set.
-      if (this.repository.versions(request.model).length > 0) labels = { model: request.model, version: '_' };
+      if (this.repository.has(request.model)) labels = { model: request.model, version: '_' };
       const model = this.repository.get(request.model, request.version);
       labels = { model: model.name, version: String(model.version) };
       const served = this.served.get(model.key)!;

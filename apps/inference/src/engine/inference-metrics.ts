@@ -1,4 +1,4 @@
-import { counter, fastHistogram, gauge, LATENCY_BUCKETS } from '@regatta/telemetry';
+import { counter, fastCounter, fastHistogram, gauge, LATENCY_BUCKETS } from '@regatta/telemetry';
 
 /** Batch-size buckets in rows: powers of two up to 1024. */
 export const BATCH_ROW_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -36,7 +36,7 @@ const pendingNow = new Map<string, { labels: { model: string; version: string };
 
 /** Triton-like inference metrics on the process registry, one set of children per model version. */
 export class InferenceMetrics {
-  private readonly requests = counter({
+  private readonly requests = fastCounter({
     name: 'inference_requests_total',
     help: 'Inference requests by outcome (success or the error code, lower case)',
     labelNames: ['model', 'version', 'outcome'],

@@ -154,6 +154,11 @@ export class ModelRepository {
   }
 
   /** Loaded versions of one model, ascending. */
+  /** True when a model of this name is loaded (any version). */
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
   versions(name: string): number[] {
     return [...(this.byName.get(name)?.keys() ?? [])].sort((a, b) => a - b);
   }
