@@ -1,4 +1,11 @@
-import { counter, fastHistogram, gauge, type Counter, type FastHistogram, type Gauge } from '@regatta/telemetry';
+import {
+  counter,
+  fastHistogram,
+  gauge,
+  type Counter,
+  type FastHistogram,
+  type Gauge,
+} from '@regatta/telemetry';
 
 /** How many requests each server in this process has in flight, read when metrics are scraped. */
 const inFlightReaders = new Set<{ service: string; read: () => number }>();
