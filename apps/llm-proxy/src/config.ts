@@ -109,7 +109,7 @@ export const llmProxyEnv = defineEnv({
   LLM_LEDGER_SPOOL_DIR: {
     schema: env.optionalString(),
     defaultDoc: '$REGATTA_DATA_DIR/llm-proxy/spool',
-    doc: 'where ledger rows not yet written at shutdown are kept until the next start',
+    doc: 'where ledger rows not yet written (full buffer, shutdown) wait until Postgres takes writes again or the next start',
   },
   LLM_TOKEN_ESTIMATOR: {
     schema: z.enum(['tiktoken', 'heuristic']).default('tiktoken'),

@@ -321,6 +321,11 @@ export class WriteBehindWriter<Row extends object> {
     return { status: 'ok', detail: `${this.table}: ${held}` };
   }
 
+  /** Rows the buffer can take now before it refuses with OVERLOADED. */
+  room(): number {
+    return this.state === 'open' ? Math.max(0, this.maxBuffer - this.buffer.length) : 0;
+  }
+
   /** Counters since creation. */
   stats(): WriterStats {
     return { ...this.counts, buffered: this.buffer.length };
