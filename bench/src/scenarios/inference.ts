@@ -4,7 +4,7 @@
 //   each at 1, 16, 64 and 256 concurrent callers (closed loop: each caller sends its next request
 //   when the previous one is answered), one fraud-model row per request, prediction cache off.
 // Usage: pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js [--callers 1,16,64,256] [--duration 5]
-//          [--model fraud|wide] [--hidden 1024,1024]
+//          [--model fraud|wide] [--hidden 1024,1024] [--workers N]
 // --model wide serves a compute-bound MLP (apps/inference/training/wide-model.ts, 15 inputs, Relu layers of the
 // --hidden widths, untrained weights) from a temporary model repository instead of the fraud model, so the run
 // shows what batching gains when running the model is the work; results go to bench/results/inference-wide.json
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     model: { type: 'string', default: 'fraud' },
     hidden: { type: 'string', default: '1024,1024' },
+    /** Inference worker threads of the service; cores − 1 (the service's own default) when omitted. */
+    workers: { type: 'string' },
   },
 });
 if (values.model !== 'fraud' && values.model !== 'wide') throw new Error('--model is fraud or wide');
@@ -72,7 +74,8 @@ const MODEL_TEXT =
     : `wide-model (MLP ${[COLS, ...HIDDEN, 1].join('-')}, ${(macsPerRow / 1e6).toFixed(2)} M multiply-adds per row)`;
 const ENGINE_DIST = path.join(repoRoot, 'apps/inference/dist/engine');
 /** The service's default: one worker per core, leaving one core to the main thread. */
-const WORKERS = Math.max(1, cpus().length - 1);
+const WORKERS = values.workers ? Number(values.workers) : Math.max(1, cpus().length - 1);
+if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new Error('--workers is a positive integer');
 
 /** Deterministic, plausible-looking fraud rows (values only need to be finite and varied). */
 function rows(count: number): number[][] {
@@ -488,7 +491,7 @@ goals.push(
 
 updateDocs(
   RESULT_NAME,
-  `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js --callers ${values.callers} --duration ${durationS}${MODEL === 'fraud' ? '' : ` --model ${MODEL} --hidden ${values.hidden}`}\`
+  `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/inference.js --callers ${values.callers} --duration ${durationS}${MODEL === 'fraud' ? '' : ` --model ${MODEL} --hidden ${values.hidden}`}${values.workers ? ` --workers ${WORKERS}` : ''}\`
 (closed loop: each caller sends its next request when the last is answered; one ${MODEL_TEXT} row per request, prediction cache off;
 ${process.env.NATS_URL ? 'NATS at NATS_URL' : 'a private nats-server'}; the service (main thread + ${WORKERS} inference worker${WORKERS === 1 ? '' : 's'}), NATS and the load generator share this ${cpus().length}-core machine,
 whose 1/5/15-minute load average was ${loadBefore.map((l) => l.toFixed(1)).join(' / ')} before the run and ${loadAfter.map((l) => l.toFixed(1)).join(' / ')} after; raw data in \`bench/results/${RESULT_NAME}.json\`).
