@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type GetFeaturesReply } from '@regatta/contracts';
-import { freePort } from './testing/private-nats.js';
+import { freePort } from '@regatta/testing';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN_KEY = 'rg_features_embedded_key_0123456789abcdef';

@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@regatta/config';
 import { FEATURES, HEALTH, type GetFeaturesReply, RegattaError } from '@regatta/contracts';
 import { redisFeatureField, redisHashKey, redisTimestampField, serializeEntityKey } from '@regatta/feast';
-import { serviceUrls, uniqueName } from '@regatta/testing';
+import { PrivateServer, freePort, serviceUrls, uniqueName } from '@regatta/testing';
 import { NatsBus, RpcClient } from '@regatta/transport';
 import { Redis } from 'ioredis';
 import { featuresEnv } from './config.js';
 import { type RunningFeatures, createFeaturesService } from './service.js';
-import { PrivateNats, freePort } from './testing/private-nats.js';
 import { type TestRepo, createTestRepo } from './testing/test-repo.js';
 
 const EPOCH = '1970-01-01T00:00:00Z';
@@ -26,7 +25,7 @@ async function failure(promise: Promise<unknown>): Promise<RegattaError> {
 
 describe('features service over real NATS and Redis', () => {
   const { redis: redisUrl } = serviceUrls();
-  let nats: PrivateNats;
+  let nats: PrivateServer;
   let bus: NatsBus;
   let clientBus: NatsBus;
   let rpc: RpcClient;
@@ -45,7 +44,7 @@ describe('features service over real NATS and Redis', () => {
   };
 
   beforeAll(async () => {
-    nats = await PrivateNats.start();
+    nats = await PrivateServer.start('nats');
     bus = await NatsBus.connect({ url: nats.url, name: 'features-int-service' });
     clientBus = await NatsBus.connect({ url: nats.url, name: 'features-int-client' });
     rpc = new RpcClient({ bus: clientBus, defaultTimeoutMs: 10_000 });
@@ -77,7 +76,7 @@ describe('features service over real NATS and Redis', () => {
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
     }
-    await nats?.stop();
+    await nats?.kill();
     testRepo?.remove();
   });
 

@@ -1,25 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@regatta/config';
 import { FEATURES, HEALTH, RegattaError } from '@regatta/contracts';
-import { TcpFaultProxy, serviceUrls, uniqueName } from '@regatta/testing';
+import {
+  PrivateServer,
+  TcpFaultProxy,
+  eventually,
+  freePort,
+  serviceUrls,
+  uniqueName,
+} from '@regatta/testing';
 import { NatsBus, RpcClient } from '@regatta/transport';
 import { Redis } from 'ioredis';
 import { featuresEnv } from './config.js';
 import { type RunningFeatures, createFeaturesService } from './service.js';
-import { PrivateNats, freePort } from './testing/private-nats.js';
 import { type TestRepo, createTestRepo } from './testing/test-repo.js';
-
-async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('features service when its Redis store is unreachable', () => {
   const { redis: redisUrl } = serviceUrls();
-  let nats: PrivateNats;
+  let nats: PrivateServer;
   let bus: NatsBus;
   let rpc: RpcClient;
   let proxy: TcpFaultProxy;
@@ -30,7 +28,7 @@ describe('features service when its Redis store is unreachable', () => {
   const request = { features: ['customer_stats:txn_count_1h'], entities: { customer_id: ['c1'] } };
 
   beforeAll(async () => {
-    nats = await PrivateNats.start();
+    nats = await PrivateServer.start('nats');
     bus = await NatsBus.connect({ url: nats.url, name: 'features-outage' });
     rpc = new RpcClient({ bus, defaultTimeoutMs: 10_000 });
     proxy = await TcpFaultProxy.forUrl(redisUrl).start();
@@ -54,7 +52,7 @@ describe('features service when its Redis store is unreachable', () => {
     await running?.close();
     await bus?.close();
     await proxy?.stop();
-    await nats?.stop();
+    await nats?.kill();
     if (testRepo) {
       const redis = new Redis(redisUrl);
       const keys = await redis.keysBuffer(`*${testRepo.project}`);
@@ -90,7 +88,7 @@ describe('features service when its Redis store is unreachable', () => {
     expect(http503.status).toBe(503);
 
     proxy.restore();
-    await until(async () => (await fetch(`${http}/health`)).status === 200);
+    await eventually(async () => (await fetch(`${http}/health`)).status === 200, 'health 200', 20_000, 200);
     expect((await rpc.request(FEATURES.get, request)).results[1]!.values).toEqual([3]);
   });
 });

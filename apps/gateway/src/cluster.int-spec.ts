@@ -5,7 +5,8 @@ import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_ADMIN_KEY } from './testing/harness.js';
-import { SHARED, eventually, freePort } from './testing/servers.js';
+import { eventually, freePort } from '@regatta/testing';
+import { SHARED } from './testing/servers.js';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/main.js');
 

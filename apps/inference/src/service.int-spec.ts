@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getFeatureCache } from '@regatta/cache';
 import { loadConfig } from '@regatta/config';
 import { HEALTH, INFERENCE, type PredictReply, RegattaError } from '@regatta/contracts';
+import { PrivateServer } from '@regatta/testing';
 import { NatsBus, RpcClient, decodeError, encodeJson } from '@regatta/transport';
 import { buildOnnxModel } from '../training/onnx-builder.js';
 import { inferenceEnv } from './config.js';
 import { type RunningInference, createInferenceService } from './service.js';
-import { PrivateServer } from './testing/private-server.js';
 import { failure, fraudRows } from './testing/fixtures.js';
 
 const MODELS = fileURLToPath(new URL('../models', import.meta.url));

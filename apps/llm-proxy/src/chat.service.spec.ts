@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@regatta/testing';
 import {
   type ChatCompletionRequest,
   LLM,
@@ -160,7 +161,7 @@ describe('llm.chat.v1', () => {
       const s = await stream(ask('u'));
       expect((fake.bodies[0]!.stream_options as { include_usage: boolean }).include_usage).toBe(true);
       expect(s.chunks.some((c) => 'usage' in c)).toBe(false);
-      await waitFor(() => ledger.rows.length === 1);
+      await eventually(() => ledger.rows.length === 1, 'ledger.rows.length === 1');
       expect(ledger.rows[0]).toMatchObject({
         prompt_tokens: 10,
         completion_tokens: 5,
@@ -175,7 +176,7 @@ describe('llm.chat.v1', () => {
       await start();
       fake.sendUsage = false;
       await stream(ask('estimate me'));
-      await waitFor(() => ledger.rows.length === 1);
+      await eventually(() => ledger.rows.length === 1, 'ledger.rows.length === 1');
       expect(ledger.rows[0]).toMatchObject({ usage_estimated: true, cache_status: 'MISS' });
       expect(ledger.rows[0]!.completion_tokens).toBeGreaterThan(0);
       expect(ledger.rows[0]!.cost_usd).toBeGreaterThan(0);
@@ -185,7 +186,7 @@ describe('llm.chat.v1', () => {
       await start();
       await t.client.request(LLM.chat, { body: ask('ledger') }, { headers: { 'x-request-id': 'r-1' } });
       await t.client.request(LLM.chat, { body: ask('ledger') }, { headers: { 'x-request-id': 'r-2' } });
-      await waitFor(() => ledger.rows.length === 2);
+      await eventually(() => ledger.rows.length === 2, 'ledger.rows.length === 2');
       const [miss, hit] = ['r-1', 'r-2'].map((id) => ledger.rows.find((r) => r.request_id === id)!);
       expect(miss).toMatchObject({ cache_status: 'MISS', provider: 'fake', cost_avoided_usd: 0 });
       expect(hit).toMatchObject({
@@ -213,7 +214,11 @@ describe('llm.chat.v1', () => {
       let refusedSoFar = 0;
       const calls = bodies.map((body) => t.client.request(LLM.chat, { body }));
       for (const call of calls) call.catch(() => refusedSoFar++);
-      await waitFor(() => fake.calls + refusedSoFar === bodies.length, 20_000);
+      await eventually(
+        () => fake.calls + refusedSoFar === bodies.length,
+        'fake.calls + refusedSoFar === bodies.length',
+        20_000,
+      );
       release();
       const results = await Promise.allSettled(calls);
       const refused: RegattaError[] = [];
@@ -283,8 +288,8 @@ describe('llm.chat.v1', () => {
       await expect(t.client.request(LLM.cancel, { request_id: 'gone-1' })).resolves.toEqual({
         cancelled: true,
       });
-      await waitFor(() => fake.aborted === 1);
-      await waitFor(() => ledger.rows.length === 1);
+      await eventually(() => fake.aborted === 1, 'fake.aborted === 1');
+      await eventually(() => ledger.rows.length === 1, 'ledger.rows.length === 1');
       expect(ledger.rows[0]!.outcome).toBe('cancelled');
       expect((await stream(ask('long story'))).meta?.cache).toBe('MISS');
     });
@@ -298,11 +303,3 @@ describe('llm.chat.v1', () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
 import { type ChatCompletionRequest, LLM, type LlmChatFrame, type RegattaError } from '@regatta/contracts';
-import { TcpFaultProxy, serviceUrls, uniqueName } from '@regatta/testing';
+import { TcpFaultProxy, serviceUrls, uniqueName, eventually } from '@regatta/testing';
 import { getRegistry } from '@regatta/telemetry';
 import { InProcessBus } from '@regatta/transport';
 import { worstCaseUsd } from './cost/limits.js';
@@ -43,7 +43,7 @@ describe('llm-proxy on a real Redis', () => {
     for (let i = 0; i < 2; i++) {
       const redis = connectRedis(redisUrl, { name: `llm-test-${i}`, logger: quiet });
       handles.push(redis);
-      await waitFor(() => redis.client() !== undefined);
+      await eventually(() => redis.client() !== undefined, 'redis.client() !== undefined');
       started.push(await startTestProxy(config, { redis }, bus));
     }
     running.push({ close: () => Promise.all(started.map((s) => s.proxy.close())).then(() => bus.close()) });
@@ -105,7 +105,11 @@ describe('llm-proxy on a real Redis', () => {
     const during = await client.request(LLM.chat, { body: ask('during the outage') });
     expect(during.meta.cache).toBe('MISS');
     cut.restore();
-    await waitFor(() => handles.every((h) => h.client() !== undefined), 10_000);
+    await eventually(
+      () => handles.every((h) => h.client() !== undefined),
+      'handles.every((h) => h.client() !== undefined)',
+      10_000,
+    );
     await client.request(LLM.chat, { body: ask('after the outage') });
     await settled();
     expect((await client.request(LLM.chat, { body: ask('after the outage') })).meta.cache).toBe('HIT');
@@ -130,12 +134,4 @@ async function gaugeValue(name: string, tenant: string): Promise<number | undefi
   const metric = getRegistry().getSingleMetric(name);
   const values = (await metric?.get())?.values ?? [];
   return values.find((v) => v.labels.tenant === tenant)?.value;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { PrivateServer, eventually, freePort } from '@regatta/testing';
 import { FeatureCache } from './feature-cache.js';
 import { connectRedis, type RedisHandle } from './redis.js';
 import { counterValue, recordingLogger } from './testing/metrics.js';
-import { PrivateRedis, freePort, waitFor } from './testing/private-redis.js';
 import { TwoTierCache } from './two-tier-cache.js';
 
 // The machine's shared Redis: only read and written under a prefix unique to this run, never stopped.
@@ -32,7 +32,10 @@ describe('cache against the shared Redis', () => {
   beforeAll(async () => {
     a = connectRedis(SHARED_URL, { name: 'int-replica-a', logger: recordingLogger() });
     b = connectRedis(SHARED_URL, { name: 'int-replica-b', logger: recordingLogger() });
-    await waitFor(() => a.status().status === 'ok' && b.status().status === 'ok', 'both replicas to connect');
+    await eventually(
+      () => a.status().status === 'ok' && b.status().status === 'ok',
+      'both replicas to connect',
+    );
   });
 
   afterAll(async () => {
@@ -137,14 +140,14 @@ describe('cache against the shared Redis', () => {
 });
 
 describe('Redis stopped mid-test', () => {
-  let server: PrivateRedis;
+  let server: PrivateServer;
   let handle: RedisHandle;
   const logger = recordingLogger();
 
   beforeAll(async () => {
-    server = await PrivateRedis.start();
+    server = await PrivateServer.start('redis');
     handle = connectRedis(server.url, { name: 'int-private', logger, maxReconnectDelayMs: 100 });
-    await waitFor(() => handle.status().status === 'ok', 'the private redis to be ready');
+    await eventually(() => handle.status().status === 'ok', 'the private redis to be ready');
   });
 
   afterAll(async () => {
@@ -205,7 +208,7 @@ describe('Redis stopped mid-test', () => {
     ).toBeGreaterThan(0);
 
     await server.restart();
-    await waitFor(() => handle.status().status === 'ok', 'health to be ok again');
+    await eventually(() => handle.status().status === 'ok', 'health to be ok again');
     expect(logger.lines.filter((l) => l.msg === 'redis recovered')).toHaveLength(1);
     await cache.set('after', 'back');
     expect(await handle.client()!.get('regatta:int-outage:after')).toBe('"back"');

@@ -1,18 +1,9 @@
-import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { serviceUrls, TcpFaultProxy } from '@regatta/testing';
+import { freePort, serviceUrls, TcpFaultProxy } from '@regatta/testing';
 import type { SqlClient } from './client.js';
 import { createPostgresClient, type PostgresClientOptions } from './postgres.js';
 
 const url = serviceUrls().database;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** How long `promise` takes to settle, and how it settled. */
 async function timed(promise: Promise<unknown>): Promise<{ ms: number; error: unknown }> {

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { eventually } from '@regatta/testing';
 import { createLogger } from '@regatta/telemetry';
 import { SpooledWriter, type SpooledWriterOptions } from './spooled-writer.js';
 import { FakeSqlClient, pgError } from './testing/fake-sql-client.js';
@@ -13,15 +14,6 @@ interface Usage {
 }
 
 const quiet = createLogger('spooled-writer-spec').child({}, { level: 'silent' });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 const dirs: string[] = [];
 const open: SpooledWriter<Usage>[] = [];
@@ -74,7 +66,7 @@ describe(SpooledWriter.name, () => {
     db.down = pgError('connection refused');
     for (let i = 0; i < 5; i++) spooled.record(usage(i));
     // Two rows wait in the buffer; three were turned away and spooled.
-    await until(() => spoolLines(dir).length === 3);
+    await eventually(() => spoolLines(dir).length === 3, 'spoolLines(dir).length === 3');
     await spooled.recover();
     // While the database is down the writer is degraded: no file is claimed.
     expect(readdirSync(dir).every((name) => name.endsWith('.jsonl'))).toBe(true);
@@ -96,7 +88,7 @@ describe(SpooledWriter.name, () => {
     const old = new Date(Date.now() - 120_000);
     utimesSync(path.join(dir, 'usage-1-1.jsonl'), old, old);
     await spooled.recover();
-    await until(() => ids(db).length === 1);
+    await eventually(() => ids(db).length === 1, 'ids(db).length === 1');
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -121,7 +113,7 @@ describe(SpooledWriter.name, () => {
     );
     writeFileSync(path.join(dir, 'usage-1-2.jsonl.replaying-1'), `${JSON.stringify(usage(2))}\n`);
     await spooled.recover();
-    await until(() => ids(db).length === 1);
+    await eventually(() => ids(db).length === 1, 'ids(db).length === 1');
     expect(ids(db)).toEqual(['u-1']);
     expect(readdirSync(dir)).toEqual(['usage-1-2.jsonl.replaying-1']);
   });
@@ -149,7 +141,10 @@ describe(SpooledWriter.name, () => {
     writeFileSync(path.join(dir, 'usage-1-1.jsonl'), `${JSON.stringify(usage(1))}\n`);
     db.hang = true;
     const round = spooled.recover();
-    await until(() => readdirSync(dir)[0]!.includes('.replaying-'));
+    await eventually(
+      () => readdirSync(dir)[0]!.includes('.replaying-'),
+      "readdirSync(dir)[0]!.includes('.replaying-')",
+    );
     await spooled.close();
     await round;
     expect(readdirSync(dir)).toEqual(['usage-1-1.jsonl']);
@@ -160,7 +155,7 @@ describe(SpooledWriter.name, () => {
     const db = new FakeSqlClient();
     const { dir } = setup(db, { recoverEveryMs: 20 });
     writeFileSync(path.join(dir, 'usage-1-1.jsonl'), `${JSON.stringify(usage(5))}\n`);
-    await until(() => ids(db).length === 1);
-    await until(() => readdirSync(dir).length === 0);
+    await eventually(() => ids(db).length === 1, 'ids(db).length === 1');
+    await eventually(() => readdirSync(dir).length === 0, 'readdirSync(dir).length === 0');
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { eventually } from '@regatta/testing';
 import { RegattaError } from '@regatta/contracts';
 import { createLogger, getRegistry } from '@regatta/telemetry';
 import { FakeSqlClient, pgError } from './testing/fake-sql-client.js';
@@ -20,14 +21,6 @@ const COLUMNS = ['id', 'seq', 'label'] as const;
 const row = (seq: number, label: string | null = 'ok'): Decision => ({ id: `d-${seq}`, seq, label });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(2);
-  }
-}
 
 /** Backoff sleeps recorded and skipped (a macrotask each), so retry tests run instantly. */
 function instantSleep(): WriterDeps & { delays: number[] } {
@@ -92,7 +85,7 @@ describe(WriteBehindWriter.name, () => {
       const db = new FakeSqlClient();
       const writer = makeWriter(db, { flushIntervalMs: 60_000 });
       for (let i = 0; i < 8; i++) writer.add(row(i));
-      await until(() => db.rows.length === 8);
+      await eventually(() => db.rows.length === 8, 'db.rows.length === 8');
       expect(db.batchSizes(3)).toEqual([4, 4]);
       expect(db.statements[0]!.sql).toBe(
         `INSERT INTO "${'decisions_' + tableCounter}" ("id", "seq", "label") VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9), ($10, $11, $12) ON CONFLICT ("id") DO NOTHING`,
@@ -107,7 +100,7 @@ describe(WriteBehindWriter.name, () => {
       writer.add(row(2));
       await sleep(30);
       expect(db.statements).toHaveLength(0);
-      await until(() => db.rows.length === 2);
+      await eventually(() => db.rows.length === 2, 'db.rows.length === 2');
       expect(db.batchSizes(3)).toEqual([2]);
     });
 
@@ -209,7 +202,7 @@ describe(WriteBehindWriter.name, () => {
       const writer = makeWriter(db, { retry: { initialDelayMs: 100, maxDelayMs: 1000 } }, deps);
       db.down = pgError('connect ECONNREFUSED', 'ECONNREFUSED');
       writer.addMany([row(1), row(2), row(3), row(4)]);
-      await until(() => deps.delays.length >= 6);
+      await eventually(() => deps.delays.length >= 6, 'deps.delays.length >= 6');
       // Equal jitter with random() = 0.5: 3/4 of min(cap, 100 * 2^(n-1)).
       expect(deps.delays.slice(0, 6)).toEqual([75, 150, 300, 600, 750, 750]);
       expect(writer.health()).toMatchObject({
@@ -241,7 +234,7 @@ describe(WriteBehindWriter.name, () => {
       const deps = instantSleep();
       const writer = makeWriter(db, {}, deps);
       writer.add(row(1));
-      await until(() => deps.delays.length >= 3);
+      await eventually(() => deps.delays.length >= 3, 'deps.delays.length >= 3');
       expect(writer.stats()).toMatchObject({ buffered: 1, rejected: 0 });
       db.down = undefined;
       await writer.flush();

@@ -1,2 +1,3 @@
 export * from './services.js';
 export * from './tcp-fault-proxy.js';
+export * from './private-server.js';

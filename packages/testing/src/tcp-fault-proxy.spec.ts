@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { eventually } from './private-server.js';
 import { RegattaError } from '@regatta/contracts';
 import { TcpFaultProxy } from './tcp-fault-proxy.js';
 
@@ -43,14 +44,6 @@ async function connect(port: number) {
   return { socket, state, closed };
 }
 
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe(TcpFaultProxy.name, () => {
@@ -82,7 +75,7 @@ describe(TcpFaultProxy.name, () => {
       const c = await client();
       c.socket.write('hello ');
       c.socket.write('world');
-      await until(() => c.state.received === 'hello world');
+      await eventually(() => c.state.received === 'hello world', "c.state.received === 'hello world'");
       expect(proxy.activeConnections).toBe(1);
       expect(proxy.stats.accepted).toBe(1);
     });
@@ -100,7 +93,7 @@ describe(TcpFaultProxy.name, () => {
     it('resets live connections and refuses new ones until restore', async () => {
       const live = await client();
       live.socket.write('ping');
-      await until(() => live.state.received === 'ping');
+      await eventually(() => live.state.received === 'ping', "live.state.received === 'ping'");
 
       proxy.cut();
       await live.closed;
@@ -116,7 +109,7 @@ describe(TcpFaultProxy.name, () => {
       proxy.restore();
       const after = await client();
       after.socket.write('back');
-      await until(() => after.state.received === 'back');
+      await eventually(() => after.state.received === 'back', "after.state.received === 'back'");
       expect(proxy.mode).toBe('pass');
     });
   });
@@ -132,7 +125,7 @@ describe(TcpFaultProxy.name, () => {
       expect(c.state.closed).toBe(false);
       c.socket.write('three');
       proxy.restore();
-      await until(() => c.state.received === 'one,two,three');
+      await eventually(() => c.state.received === 'one,two,three', "c.state.received === 'one,two,three'");
     });
   });
 
@@ -145,7 +138,10 @@ describe(TcpFaultProxy.name, () => {
       await sleep(20); // let the first chunk reach the proxy before the latency drops
       proxy.setLatency(0);
       c.socket.write('fast');
-      await until(() => c.state.received.length === 'slow,fast'.length);
+      await eventually(
+        () => c.state.received.length === 'slow,fast'.length,
+        "c.state.received.length === 'slow,fast'.length",
+      );
       // The first chunk waited 60 ms on the way out; the second may not overtake it.
       expect(c.state.received).toBe('slow,fast');
       expect(Date.now() - started).toBeGreaterThanOrEqual(55);
@@ -169,7 +165,7 @@ describe(TcpFaultProxy.name, () => {
       try {
         const c = await connect(viaUrl.port);
         c.socket.write('x');
-        await until(() => c.state.received === 'x');
+        await eventually(() => c.state.received === 'x', "c.state.received === 'x'");
         c.socket.destroy();
       } finally {
         await viaUrl.stop();

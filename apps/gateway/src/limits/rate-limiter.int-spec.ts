@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
-import { OwnRedis, SHARED, eventually, uniqueSuffix } from '../testing/servers.js';
+import { PrivateServer, eventually } from '@regatta/testing';
+import { SHARED, uniqueSuffix } from '../testing/servers.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const quiet = { info: () => undefined, warn: () => undefined };
@@ -62,17 +63,17 @@ describe('RateLimiter with Redis', () => {
   });
 
   describe('when Redis goes down', () => {
-    let redis: OwnRedis;
+    let redis: PrivateServer;
     let handle: RedisHandle;
 
     beforeAll(async () => {
-      redis = await OwnRedis.start();
+      redis = await PrivateServer.start('redis');
       handle = connectRedis(redis.url, { name: 'rl-own', logger: quiet, maxReconnectDelayMs: 100 });
       await eventually(() => handle.client() !== undefined, 'own Redis');
     });
     afterAll(async () => {
       await handle.close();
-      await redis.down();
+      await redis.kill();
     });
 
     it('limits in process, says degraded, and goes back to Redis when it returns', async () => {
@@ -80,7 +81,7 @@ describe('RateLimiter with Redis', () => {
       const limit = { ratePerS: 0.01, burst: 2 };
       expect((await limiter.take('k', limit)).backend).toBe('redis');
 
-      await redis.down();
+      await redis.kill();
       await eventually(() => handle.client() === undefined, 'the client to notice');
       const during = [
         await limiter.take('k', limit),
@@ -91,7 +92,7 @@ describe('RateLimiter with Redis', () => {
       expect(during.map((d) => d.allowed)).toEqual([true, true, false]);
       expect(limiter.status().status).toBe('degraded');
 
-      await redis.up();
+      await redis.restart();
       await eventually(() => handle.client() !== undefined, 'reconnection');
       const after = await limiter.take('k', limit);
       expect(after.backend).toBe('redis');

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RegattaError } from '@regatta/contracts';
+import { freePort } from '@regatta/testing';
 import { renderIni, withIniOverrides, type IniFile } from '../ini.js';
 
 /** A private PgBouncer started by a test. */
@@ -32,18 +33,6 @@ export interface StartPgBouncerOptions {
 /** Whether the pgbouncer binary is installed (Debian package `pgbouncer`). */
 export function pgbouncerInstalled(): boolean {
   return spawnSync('pgbouncer', ['--version'], { timeout: 10_000 }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function accepts(port: number): Promise<boolean> {
