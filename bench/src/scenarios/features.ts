@@ -19,7 +19,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,7 +39,7 @@ import {
   serializeEntityKey,
 } from '@regatta/feast';
 import { FeaturesService } from '@regatta/features';
-import { DistributedFleet } from '@regatta/fleet';
+import { DistributedFleet, freePort } from '@regatta/fleet';
 import { NatsBus, RpcClient, decodeJson, encodeJson } from '@regatta/transport';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
@@ -134,15 +133,6 @@ for (const view of VIEWS) {
 // The features service as its own process over a private NATS (the shared one may carry other runs' replicas
 // of the same queue group), on Redis, with the Feast HTTP API on a free port.
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as net.AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 const natsPort = await freePort();
 const natsServer: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], {
   stdio: 'ignore',
