@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { describeEnv } from '@regatta/config';
 import { checkGatewayConfig, type GatewayConfig } from '@regatta/gateway';
 import { dependsOnOf, environmentOf, interpolate, interpolateDeep, mergeComposeFiles } from './compose.js';
 import { checkEnvironment, requiredVariables } from './environment.js';
 import { parseIni } from './ini.js';
-import { isMap, parseYaml, readRepoFile, repoPath, scalarText, type YamlMap } from './repo.js';
+import { isMap, parseYaml, readRepoFile, scalarText, type YamlMap } from './repo.js';
 import { APPS, extraVariables } from './testing/apps.js';
 import { composeSchemaProblems } from './testing/schemas.js';
 
@@ -46,11 +45,11 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(APPS.map((a) => [a.name, a] as const))(
-    'builds %s from its own Dockerfile with the repository as context',
+    "builds %s as its own target of the repository's Dockerfile, pruned to that app",
     (name) => {
       const build = services(compose)[name]?.build;
-      expect(build).toEqual({ context: '.', dockerfile: `apps/${name}/Dockerfile` });
-      expect(existsSync(repoPath(`apps/${name}/Dockerfile`))).toBe(true);
+      expect(build).toEqual({ context: '.', target: name, args: { APP: name } });
+      expect(readRepoFile('Dockerfile')).toMatch(new RegExp(`^FROM runtime AS ${name}$`, 'm'));
     },
   );
 

@@ -49,25 +49,30 @@ const catalog = parseYaml(readRepoFile('pnpm-workspace.yaml'), 'pnpm-workspace.y
   string
 >;
 
-describe.each(APPS.map((a) => [a.name, a] as const))('apps/%s/Dockerfile', (name, app) => {
-  const all = instructions(readRepoFile(`apps/${name}/Dockerfile`));
-  const stageList = stages(all);
-  const final = stageList[stageList.length - 1]!;
-  const args = Object.fromEntries(
-    all.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string | undefined]),
-  );
-  const image = args.NODE_IMAGE ?? '';
-  const run = (stage: string) =>
-    stageList
-      .find((s) => s.name === stage)
-      ?.body.filter((i) => i.op === 'RUN')
-      .map((i) => i.args)
-      .join('\n') ?? '';
+const all = instructions(readRepoFile('Dockerfile'));
+const stageList = stages(all);
+const stage = (name: string) => stageList.find((s) => s.name === name);
+const args = Object.fromEntries(
+  all.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string | undefined]),
+);
+const run = (name: string) =>
+  stage(name)
+    ?.body.filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join('\n') ?? '';
 
-  it('builds in stages on a Debian Node image: tools, prune, build, runtime', () => {
-    expect(stageList.map((s) => s.name)).toEqual(['tools', 'prune', 'build', 'runtime']);
-    expect(image).toMatch(/^node:(20|22)-bookworm-slim$/);
-    expect(final.from).toBe('${NODE_IMAGE}');
+describe('Dockerfile', () => {
+  it('builds in stages on a Debian Node image: tools, prune, build, runtime, then one target per app', () => {
+    expect(stageList.map((s) => s.name)).toEqual([
+      'tools',
+      'prune',
+      'build',
+      'runtime',
+      ...APPS.map((a) => a.name),
+    ]);
+    expect(args.NODE_IMAGE).toMatch(/^node:(20|22)-bookworm-slim$/);
+    expect(stage('runtime')!.from).toBe('${NODE_IMAGE}');
+    for (const app of APPS) expect(stage(app.name)!.from).toBe('runtime');
   });
 
   it('uses the pnpm the repository pins and the catalog turbo', () => {
@@ -75,30 +80,35 @@ describe.each(APPS.map((a) => [a.name, a] as const))('apps/%s/Dockerfile', (name
     expect(args.TURBO_VERSION).toBe(catalog.turbo);
   });
 
-  it(`prunes the workspace to @regatta/${name} and builds only that`, () => {
-    expect(run('prune')).toContain(`turbo prune @regatta/${name} --docker`);
-    expect(run('build')).toContain(`turbo run build --filter=@regatta/${name}`);
+  it('prunes the workspace to the APP it is given, refuses any other, and builds only that', () => {
+    expect(run('prune')).toContain('turbo prune @regatta/${APP} --docker');
+    expect(run('prune')).toContain(`case "\${APP}" in ${APPS.map((a) => a.name).join('|')}) ;;`);
+    expect(run('build')).toContain('turbo run build --filter=@regatta/${APP}');
     expect(run('build')).toMatch(/pnpm install --frozen-lockfile/);
     expect(run('build')).toMatch(/pnpm install --frozen-lockfile --prod/);
     // turbo prune leaves out the shared compiler settings every tsconfig extends.
-    const copies = stageList
-      .find((s) => s.name === 'build')!
+    const copies = stage('build')!
       .body.filter((i) => i.op === 'COPY')
       .map((i) => i.args);
     expect(copies).toContain('tsconfig.base.json ./');
   });
 
-  it("skips onnxruntime-node's CUDA download and has compilers for native modules", () => {
-    const build = stageList.find((s) => s.name === 'build')!;
-    expect(envOf(build.body).ONNXRUNTIME_NODE_INSTALL).toBe('skip');
+  it("skips onnxruntime-node's CUDA download and keeps the compilers for native modules out of the runtime", () => {
+    expect(envOf(stage('build')!.body).ONNXRUNTIME_NODE_INSTALL).toBe('skip');
     expect(run('build')).toMatch(/apt-get install[^\n]*python3[^\n]*make[^\n]*g\+\+/);
-    expect(run('runtime')).not.toMatch(/g\+\+|python3/);
+    for (const name of ['runtime', ...APPS.map((a) => a.name)])
+      expect(run(name)).not.toMatch(/g\+\+|python3/);
   });
+});
 
-  it('runs as the node user from the compiled entry point', () => {
-    const users = final.body.filter((i) => i.op === 'USER').map((i) => i.args);
+describe.each(APPS.map((a) => [a.name, a] as const))('Dockerfile target %s', (name, app) => {
+  const target = stage(name)!;
+
+  it('runs as the node user from the compiled entry point, which the build must have made', () => {
+    expect(run(name)).toContain(`test -f apps/${name}/dist/main.js`);
+    const users = target.body.filter((i) => i.op === 'USER').map((i) => i.args);
     expect(users).toEqual(['node']);
-    const cmd = JSON.parse(final.body.find((i) => i.op === 'CMD')?.args ?? '[]') as string[];
+    const cmd = JSON.parse(target.body.find((i) => i.op === 'CMD')?.args ?? '[]') as string[];
     expect(cmd).toEqual(['node', `apps/${name}/dist/main.js`]);
     const tsconfig = JSON.parse(readRepoFile(`apps/${name}/tsconfig.build.json`)) as {
       compilerOptions: { rootDir: string; outDir: string };
@@ -108,21 +118,21 @@ describe.each(APPS.map((a) => [a.name, a] as const))('apps/%s/Dockerfile', (name
   });
 
   it('sets only variables the app reads, with absolute paths and its health port', () => {
-    const env = envOf(final.body);
+    const env = { ...envOf(stage('runtime')!.body), ...envOf(target.body) };
     const check = checkEnvironment(app.spec, env, extraVariables(name));
     expect(check.ok ? [] : check.problems).toEqual([]);
     expect(check.unknown).toEqual([]);
     for (const [key, value] of Object.entries(env))
       if (value.includes('/')) expect([key, value]).toEqual([key, expect.stringMatching(/^\/app\//)]);
     const port = (check.ok ? (check.config as Record<string, unknown>) : {})[app.healthPortVariable];
-    const exposed = final.body
+    const exposed = target.body
       .filter((i) => i.op === 'EXPOSE')
       .flatMap((i) => i.args.split(/\s+/).map(Number));
     expect(exposed).toContain(port);
   });
 
   it('healthchecks /ready on the configured port', () => {
-    const health = final.body.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
+    const health = target.body.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
     expect(health).toContain('/ready');
     expect(health).toContain(`process.env.${app.healthPortVariable}`);
     const defaultPort = describeDefault(app.spec, app.healthPortVariable);
@@ -143,17 +153,17 @@ describe('.dockerignore', () => {
   });
 });
 
-describe('apps/features/Dockerfile', () => {
+describe('Dockerfile target features', () => {
   it('lets the service write the directory of the SQLite online store its feature repository names', () => {
-    const final = stages(instructions(readRepoFile('apps/features/Dockerfile'))).at(-1)!;
-    const repoPath = envOf(final.body).FEAST_REPO_PATH ?? '';
+    const target = stage('features')!;
+    const repoPath = envOf(target.body).FEAST_REPO_PATH ?? '';
     const store = (parseYaml(
       readRepoFile('apps/features/feature_repo/feature_store.yaml'),
       'feature_store.yaml',
     ).online_store ?? {}) as { type?: string; path?: string };
     expect(store.type).toBe('sqlite');
     const dir = `${repoPath}/${store.path ?? ''}`.replace(/\/[^/]+$/, '');
-    const chowned = final.body
+    const chowned = target.body
       .filter((i) => i.op === 'RUN')
       .flatMap((i) =>
         [...i.args.matchAll(/chown node:node ([^&;]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/)),
