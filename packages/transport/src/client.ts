@@ -31,6 +31,12 @@ export interface RpcClientOptions {
   retryBudget?: number;
 }
 
+/** A validated reply and, when they say the same, the JSON bytes it arrived as. */
+export interface EncodedReply<T> {
+  reply: T;
+  bytes: Uint8Array | undefined;
+}
+
 /**
  * The one way to call another service: applies a deadline (never more than the caller has
  * left), sends it and the trace context in headers, validates replies against the contract,
@@ -52,6 +58,20 @@ export class RpcClient {
     data: RequestOf<C>,
     opts: RequestOptions = {},
   ): Promise<ReplyOf<C>> {
+    return (await this.requestEncoded(c, data, opts)).reply;
+  }
+
+  /**
+   * Like {@link request}, and also hands back the JSON bytes the reply arrived as, for a caller that
+   * forwards the reply unchanged (the gateway answering HTTP with a large reply) instead of encoding it
+   * again. `bytes` is set only when validation left the parsed value as it was, so the bytes say exactly
+   * what `reply` says.
+   */
+  async requestEncoded<C extends Contract>(
+    c: C,
+    data: RequestOf<C>,
+    opts: RequestOptions = {},
+  ): Promise<EncodedReply<ReplyOf<C>>> {
     try {
       return await this.attempt(c, data, opts);
     } catch (err) {
@@ -91,7 +111,7 @@ export class RpcClient {
     c: C,
     data: RequestOf<C>,
     opts: RequestOptions,
-  ): Promise<ReplyOf<C>> {
+  ): Promise<EncodedReply<ReplyOf<C>>> {
     this.calls++;
     const timeoutMs = this.timeoutFor(opts, c.subject);
     const started = performance.now();
@@ -109,7 +129,9 @@ export class RpcClient {
           timeoutMs,
         );
         if (reply.headers.get(STATUS_HEADER) === 'error') throw decodeError(reply.data);
-        return this.parseReply(c, c.reply, reply.data) as ReplyOf<C>;
+        const raw = decodeJson(reply.data);
+        const value = this.validReply(c, c.reply, raw) as ReplyOf<C>;
+        return { reply: value, bytes: value === raw ? reply.data : undefined };
       });
     } catch (err) {
       const e = err instanceof RegattaError ? err : RegattaError.from(err);
@@ -126,7 +148,11 @@ export class RpcClient {
   }
 
   private parseReply(c: Contract, schema: Contract['reply'], data: Uint8Array): unknown {
-    const parsed = schema.safeParse(decodeJson(data));
+    return this.validReply(c, schema, decodeJson(data));
+  }
+
+  private validReply(c: Contract, schema: Contract['reply'], raw: unknown): unknown {
+    const parsed = schema.safeParse(raw);
     if (!parsed.success)
       throw new RegattaError('INTERNAL', `reply on ${c.subject} does not match its contract`);
     return parsed.data;

@@ -109,6 +109,23 @@ export function transportSuite(name: string, makeBus: () => Promise<Bus>) {
       expect(reply.tenant).toBe('acme');
     });
 
+    it('hands back the reply bytes only when validation left the reply as it came', async () => {
+      // z.object builds a new object (it drops unknown keys): the bytes may say more than the reply.
+      const rebuilt = await client.requestEncoded(Echo, { text: 'hi' });
+      expect(rebuilt.reply.text).toBe('hi');
+      expect(rebuilt.bytes).toBeUndefined();
+      // A check that returns its input unchanged: the bytes are the reply.
+      const asIs = contract({
+        subject: Echo.subject,
+        request: Echo.request,
+        reply: z.custom<{ text: string }>((v) => typeof (v as { text?: unknown } | null)?.text === 'string'),
+      });
+      const same = await client.requestEncoded(asIs, { text: 'hi' });
+      expect(same.bytes).toBeDefined();
+      expect(JSON.parse(new TextDecoder().decode(same.bytes))).toEqual(same.reply);
+      expect(same.reply.text).toBe('hi');
+    });
+
     it('rejects a request that breaks the contract with INVALID_ARGUMENT naming the field', async () => {
       const err = await client.request(Echo, { text: 5 } as never).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegattaError);

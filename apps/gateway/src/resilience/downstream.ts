@@ -6,7 +6,7 @@ import {
   RegattaError,
 } from '@regatta/contracts';
 import { gauge } from '@regatta/telemetry';
-import { type RequestOptions, type RpcClient, remainingMs } from '@regatta/transport';
+import { type EncodedReply, type RequestOptions, type RpcClient, remainingMs } from '@regatta/transport';
 import {
   BrokenCircuitError,
   type CircuitBreakerPolicy,
@@ -80,6 +80,17 @@ export class Downstream {
   ): Promise<ReplyOf<C>> {
     return this.guarded(c.subject, opts, () =>
       this.client.request(c, data, { retry: c.idempotent, ...opts }),
+    );
+  }
+
+  /** {@link request}, with the JSON bytes of the reply when they say what it says (RpcClient.requestEncoded). */
+  async requestEncoded<C extends Contract>(
+    c: C,
+    data: RequestOf<C>,
+    opts: RequestOptions = {},
+  ): Promise<EncodedReply<ReplyOf<C>>> {
+    return this.guarded(c.subject, opts, () =>
+      this.client.requestEncoded(c, data, { retry: c.idempotent, ...opts }),
     );
   }
 

@@ -15,6 +15,8 @@ const REPLY: GetFeaturesReply = {
 class FakeFeatures {
   readonly requests: unknown[] = [];
   failWith: RegattaError | undefined;
+  /** The reply's bytes, when a test wants other bytes than encodeJson(REPLY). */
+  replyBytes: Uint8Array | undefined;
 
   constructor(bus: InProcessBus) {
     bus.subscribe(FEATURES.get.subject, 'features', (msg) => {
@@ -23,7 +25,7 @@ class FakeFeatures {
         const err = errorReply(this.failWith);
         return msg.reply(err.data, err.headers);
       }
-      msg.reply(encodeJson(REPLY), new Map());
+      msg.reply(this.replyBytes ?? encodeJson(REPLY), new Map());
     });
   }
 }
@@ -44,6 +46,36 @@ describe('POST /v1/features', () => {
   afterAll(() => gw?.close());
   beforeEach(() => {
     features.failWith = undefined;
+    features.replyBytes = undefined;
+  });
+
+  it('sends the validated reply on as the bytes the features service sent', async () => {
+    // Spacing no encoder of the gateway would produce: seen only if the bytes pass through untouched.
+    const text = JSON.stringify(REPLY, null, 1);
+    features.replyBytes = new TextEncoder().encode(text);
+    const body = { features: ['customer_stats:txn_count_1h'], entities: { customer_id: ['c1'] } };
+    const res = await gw.request('/v1/features', { key: readKey, body });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.text).toBe(text);
+    expect(res.headers.get('x-response-time-ms')).toMatch(/^\d+(\.\d+)?$/);
+  });
+
+  it('encodes the reply again when validation changed it (unknown keys dropped)', async () => {
+    features.replyBytes = encodeJson({ ...REPLY, debug: { took_ms: 3 } });
+    const body = { features: ['customer_stats:txn_count_1h'], entities: { customer_id: ['c1'] } };
+    const res = await gw.request('/v1/features', { key: readKey, body });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(REPLY);
+    expect(res.text).not.toContain('debug');
+  });
+
+  it('answers 500 without passing on a reply outside the contract', async () => {
+    features.replyBytes = encodeJson({ ...REPLY, results: [{ values: ['c1'], statuses: ['FRESH'] }] });
+    const body = { features: ['customer_stats:txn_count_1h'], entities: { customer_id: ['c1'] } };
+    const res = await gw.request('/v1/features', { key: readKey, body });
+    expect(res.status).toBe(500);
+    expect(res.text).not.toContain('FRESH');
   });
 
   it('answers with the features service reply, the body passed on as features.get.v1', async () => {
