@@ -8,6 +8,8 @@
 //            (in process, the same code the service runs)
 //   nats     features.get.v1 over real NATS to the features service process (RpcClient: encode, send, validate)
 //   http     Feast's POST /get-online-features on the same process (undici)
+//   gateway  POST /v1/features on a gateway process (API key, validation, features.get.v1 over the same NATS):
+//            what a frontend sees
 //   ping     features.health.v1 over NATS to the same process (one Redis PING inside)
 //   bare     the same request over the same NATS to a bare nats.js responder (raw-responder.js) that parses it and
 //            answers with the service's reply bytes for the shape, validated by the same RpcClient: the floor of
@@ -139,12 +141,20 @@ const natsServer: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', 
 });
 const natsUrl = `nats://127.0.0.1:${natsPort}`;
 const feastPort = await freePort();
+// The gateway keeps its key store and decision log in a directory of its own; its rate limit is far above
+// the bench's rates, so no request is refused.
+const gatewayDataDir = mkdtempSync(path.join(os.tmpdir(), 'regatta-bench-gateway-'));
+const ADMIN_KEY = `rg_bench_features_${process.pid}_0123456789abcdef`;
 const fleet = await DistributedFleet.start({
   natsUrl,
   redisUrl: redisUrl.toString(),
   replicas: { inference: 0, 'llm-proxy': 0, gateway: 0, features: 1 },
   env: {
     LOG_LEVEL: 'warn',
+    REGATTA_DATA_DIR: gatewayDataDir,
+    REGATTA_ADMIN_KEY: ADMIN_KEY,
+    RATE_LIMIT_PER_S: '100000',
+    RATE_LIMIT_BURST: '100000',
     FEAST_REPO_PATH: repoDir,
     FEATURES_ONLINE_STORE: 'redis',
     FEATURES_MATERIALIZE_ON_START: 'never',
@@ -152,11 +162,15 @@ const fleet = await DistributedFleet.start({
     FEAST_HTTP_HOST: '127.0.0.1',
   },
 });
+// Launched on its own: the gateway reports ready only with every downstream service up, and this fleet runs
+// only the features service (launch waits for /health).
+const gatewayPid = (await fleet.launch('gateway')).child.pid!;
 const featuresPid = fleet.processes.find((p) => p.service === 'features')!.child.pid!;
 const bus = await NatsBus.connect({ url: natsUrl, name: 'bench-features-client' });
 const rpc = new RpcClient({ bus, defaultTimeoutMs: 10_000 });
 const http = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
 const feastUrl = `http://127.0.0.1:${feastPort}/get-online-features`;
+const gatewayFeaturesUrl = `${fleet.gatewayUrl}/v1/features`;
 
 // ---------------------------------------------------------------------------------------------------------
 // Request material for a shape: random users, the request body, and what the store sends for it.
@@ -192,7 +206,8 @@ const SPIN_NOTE = '1.5 ms spin before each send that keeps sends on time';
 /** Length of one path's turn; paths take turns until each has run `--duration` seconds. */
 const SLICE_S = 1;
 
-type PathName = 'raw' | 'raw Pipeline' | 'store' | 'service' | 'nats' | 'http' | 'nats ping' | 'nats bare';
+type PathName =
+  'raw' | 'raw Pipeline' | 'store' | 'service' | 'nats' | 'http' | 'gateway' | 'nats ping' | 'nats bare';
 const IN_PROCESS: ReadonlySet<PathName> = new Set(['raw', 'raw Pipeline', 'store', 'service']);
 interface Row {
   entities: number;
@@ -207,7 +222,7 @@ interface ShapeRun {
   entities: number;
   rows: Row[];
   /** CPU per request of the bench process (all paths) and of the service process (per nats or http request). */
-  cpuUsPerReq: { bench: number; service: number };
+  cpuUsPerReq: { bench: number; service: number; gateway: number };
 }
 
 /**
@@ -222,9 +237,14 @@ async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
   const acc = new Map(
     names.map((p) => [p, { latencies: [] as number[], sent: 0, errorSamples: [] as string[] }]),
   );
-  const before = { bench: cpuSeconds(process.pid), service: cpuSeconds(featuresPid) };
+  const before = {
+    bench: cpuSeconds(process.pid),
+    service: cpuSeconds(featuresPid),
+    gateway: cpuSeconds(gatewayPid),
+  };
   let sent = 0;
   let served = 0;
+  let throughGateway = 0;
   for (let slice = 0; slice < durationS / SLICE_S; slice++) {
     for (const p of names) {
       const a = acc.get(p)!;
@@ -243,6 +263,7 @@ async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
       const all = result.sent + Math.round(rate * warmupS);
       sent += all;
       if (!IN_PROCESS.has(p)) served += all;
+      if (p === 'gateway') throughGateway += all;
     }
   }
   if (bare) {
@@ -252,7 +273,11 @@ async function measureShape(entities: number, rate: number): Promise<ShapeRun> {
   const cpuUsPerReq = {
     bench: ((cpuSeconds(process.pid) - before.bench) * 1e6) / sent,
     service: ((cpuSeconds(featuresPid) - before.service) * 1e6) / served,
+    gateway: ((cpuSeconds(gatewayPid) - before.gateway) * 1e6) / throughGateway,
   };
+  process.stdout.write(
+    `${entities} entities: CPU per request, bench ${cpuUsPerReq.bench.toFixed(0)} µs, service ${cpuUsPerReq.service.toFixed(0)} µs, gateway ${cpuUsPerReq.gateway.toFixed(0)} µs\n`,
+  );
   const rows = names.map((p): Row => {
     const a = acc.get(p)!;
     const row: Row = {
@@ -302,6 +327,16 @@ const paths: Record<PathName, (s: Sample) => Promise<unknown>> = {
       method: 'POST',
       dispatcher: http,
       headers: { 'content-type': 'application/json' },
+      body: s.bodyText,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  },
+  gateway: async (s) => {
+    const res = await request(gatewayFeaturesUrl, {
+      method: 'POST',
+      dispatcher: http,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
       body: s.bodyText,
     });
     const text = await res.body.text();
@@ -427,6 +462,7 @@ try {
   for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
   client.disconnect();
   rmSync(repoDir, { recursive: true, force: true });
+  rmSync(gatewayDataDir, { recursive: true, force: true });
 }
 const rows = runs.flatMap((r) => r.rows);
 if (selectedPaths.length < ALL_PATHS.length) {
@@ -474,7 +510,9 @@ client configuration and Buffer replies, all sent in one write as the store send
 **raw Pipeline** = the same commands through ioredis's \`pipeline().exec()\`, as the store sent them before; **store** = \`RedisOnlineStore.read\` (raw + value decoding);
 **service** = what the service does for one features.get.v1 message, in process (contract parse, read + statuses +
 column shaping, JSON encode); **nats** = features.get.v1 end to end over NATS to the service process (RpcClient:
-encode, send, reply validation); **http** = Feast's \`POST /get-online-features\` on the same process; **nats ping** =
+encode, send, reply validation); **http** = Feast's \`POST /get-online-features\` on the same process; **gateway** =
+\`POST /v1/features\` on a gateway process (API key, request validation, features.get.v1 over the same NATS, the reply
+validated and sent on as it came): what a frontend sees; **nats ping** =
 features.health.v1 over the same NATS to the same process (one Redis PING inside); **nats bare** = the same request
 over the same NATS to a bare nats.js responder (\`raw-responder.js\`, no framework) that parses it and answers with the
 service's reply bytes for the shape, validated by the same RpcClient: the floor of crossing processes with this reply.
@@ -496,11 +534,11 @@ ${table(
   }),
 )}
 
-CPU per request (bench process: any path, including the ${SPIN_NOTE}; service process: per nats, http or ping
-request, all threads): ${runs
+CPU per request (bench process: any path, including the ${SPIN_NOTE}; service process: per nats, http, gateway
+or ping request, all threads; gateway process: per gateway request): ${runs
     .map(
       (r) =>
-        `${entityCount(r.entities)}: bench ${r.cpuUsPerReq.bench.toFixed(0)} µs, service ${r.cpuUsPerReq.service.toFixed(0)} µs`,
+        `${entityCount(r.entities)}: bench ${r.cpuUsPerReq.bench.toFixed(0)} µs, service ${r.cpuUsPerReq.service.toFixed(0)} µs, gateway ${r.cpuUsPerReq.gateway.toFixed(0)} µs`,
     )
     .join('; ')}.
 
