@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type SqlClient, createPostgresClient } from '@regatta/db';
-import { TcpFaultProxy, serviceUrls, uniqueName } from '@regatta/testing';
+import { TcpFaultProxy, eventually, serviceUrls, uniqueName } from '@regatta/testing';
 import { type UsageRow, UsageLedger } from './ledger.js';
 
 function row(id: string): UsageRow {
@@ -48,7 +48,13 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
     return { rows: Number(res.rows[0]!.rows), ids: Number(res.rows[0]!.ids) };
   }
 
-  function open(table: string, spoolDir: string, closeTimeoutMs = 5_000, maxBuffer?: number) {
+  function open(
+    table: string,
+    spoolDir: string,
+    closeTimeoutMs = 5_000,
+    maxBuffer?: number,
+    spoolRecoverEveryMs?: number,
+  ) {
     const client = createPostgresClient({
       url: cut.urlFor(serviceUrls().database),
       max: 2,
@@ -61,6 +67,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
       closeTimeoutMs,
       flushIntervalMs: 20,
       ...(maxBuffer !== undefined && { maxBuffer }),
+      ...(spoolRecoverEveryMs !== undefined && { spoolRecoverEveryMs }),
     });
     return { client, ledger };
   }
@@ -104,6 +111,28 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
     await second.client.close();
     expect(readdirSync(spool)).toEqual([]);
   }, 40_000);
+
+  it('writes the rows a full buffer spooled during an outage once Postgres is back, without a restart', async () => {
+    const table = uniqueName('llm_usage');
+    const spool = mkdtempSync(path.join(tmpdir(), 'llm-spool-'));
+    const { client, ledger } = open(table, spool, 5_000, 5, 100);
+    await ledger.ready;
+    cut.cut();
+    for (let i = 0; i < 40; i++) ledger.record(row(`live-${i}`));
+    // Five rows wait in the buffer; the other 35 went to the spool as they came.
+    expect(ledger.unconfirmed).toBe(5);
+    await eventually(() => readdirSync(spool).length > 0, 'rows spooled');
+    cut.restore();
+    await eventually(
+      async () => (await count(table)).rows === 40 && readdirSync(spool).length === 0,
+      'all 40 rows in Postgres and the spool empty',
+      30_000,
+      100,
+    );
+    expect(await count(table)).toEqual({ rows: 40, ids: 40 });
+    await ledger.close();
+    await client.close();
+  }, 60_000);
 
   it('spools the rows a full buffer turns away during an outage, and writes them on the next start', async () => {
     const table = uniqueName('llm_usage');

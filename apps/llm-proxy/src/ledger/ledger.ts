@@ -89,8 +89,13 @@ CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_tenant_time`, 'index')} ON ${t
 export interface LedgerOptions {
   client: SqlClient;
   table: string;
-  /** Rows not written at shutdown (or refused by a full buffer) wait here as JSON lines until the next start. */
+  /**
+   * Rows not written at shutdown, or refused by a full buffer, wait here as JSON lines until Postgres takes
+   * writes again (checked every `spoolRecoverEveryMs`) or the next start.
+   */
   spoolDir: string;
+  /** How often spooled rows are offered back to a healthy writer while running (default 5000 ms). */
+  spoolRecoverEveryMs?: number;
   /** How long close() keeps writing before it spools the rest (default 5000 ms). */
   closeTimeoutMs?: number;
   /** Rows held in memory while Postgres is slow or away; beyond it rows go to the spool (default 50000). */
@@ -103,8 +108,8 @@ export interface LedgerOptions {
  * The usage ledger: rows go to Postgres through the write-behind writer (batched, idempotent on the
  * request id, held and retried while Postgres is down), so recording never slows a request. Rows the
  * writer could not confirm by shutdown, or could not accept because its buffer was full, are appended
- * to a spool file and written on the next start ({@link SpooledWriter}); rows are keyed by request id,
- * so a row written twice is stored once.
+ * to a spool file and written once Postgres takes writes again, or on the next start ({@link SpooledWriter});
+ * rows are keyed by request id, so a row written twice is stored once.
  */
 export class UsageLedger {
   private readonly rows: SpooledWriter<UsageRow>;
@@ -130,6 +135,7 @@ export class UsageLedger {
       prefix: 'ledger',
       keyOf: (row) => row.request_id,
       whenFull: 'spool',
+      ...(options.spoolRecoverEveryMs !== undefined && { recoverEveryMs: options.spoolRecoverEveryMs }),
       logger: this.log,
     });
   }
