@@ -107,7 +107,7 @@ export class PredictionService {
     });
     const deadline =
       this.options.timeoutMs > 0 ? Math.min(deadlineMs, Date.now() + this.options.timeoutMs) : deadlineMs;
-    // One object shape for every engine call (the row data is filled in below).
+    // One object shape for every engine call; the cache path swaps in the rows it missed.
     const call: EngineRequest = {
       model: model.name,
       version: model.version,

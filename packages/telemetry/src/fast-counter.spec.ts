@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Counter, Registry } from 'prom-client';
+import { Counter } from 'prom-client';
 import { renderMetrics } from './exposition.js';
 import { FastCounter } from './fast-counter.js';
 import { fastCounter, resetRegistry } from './metrics.js';
-
-async function rendered(metric: object): Promise<string> {
-  const registry = new Registry();
-  registry.registerMetric(metric as never);
-  return registry.metrics();
-}
+import { rendered } from './testing/rendered.js';
 
 describe(FastCounter.name, () => {
   afterEach(() => resetRegistry());

@@ -1,17 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Histogram, Registry } from 'prom-client';
+import { Histogram } from 'prom-client';
 import { renderMetrics } from './exposition.js';
 import { FastHistogram } from './fast-histogram.js';
 import { fastHistogram, resetRegistry } from './metrics.js';
+import { rendered } from './testing/rendered.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
-
-/** The text one registry holding only `metric` renders. */
-async function rendered(metric: object): Promise<string> {
-  const registry = new Registry();
-  registry.registerMetric(metric as never);
-  return registry.metrics();
-}
 
 describe(FastHistogram.name, () => {
   afterEach(() => resetRegistry());

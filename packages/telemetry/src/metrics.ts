@@ -61,13 +61,18 @@ export function gauge<L extends string>(config: Omit<GaugeConfiguration<L>, 'reg
   return existing<Gauge<L>>(config.name) ?? new Gauge({ ...config, registers: [getRegistry()] });
 }
 
-/** A {@link FastCounter} registered once per process under `name`, for counters bumped on every request. */
-export function fastCounter<L extends string>(config: FastCounterConfiguration<L>): FastCounter<L> {
-  const found = existing<FastCounter<L>>(config.name);
+/** The metric registered under `name`, or the one `create` makes, registered now. */
+function registeredOnce<T extends { name: string }>(name: string, create: () => T): T {
+  const found = existing<T>(name);
   if (found) return found;
-  const created = new FastCounter<L>(config);
+  const created = create();
   getRegistry().registerMetric(created as never);
   return created;
+}
+
+/** A {@link FastCounter} registered once per process under `name`, for counters bumped on every request. */
+export function fastCounter<L extends string>(config: FastCounterConfiguration<L>): FastCounter<L> {
+  return registeredOnce(config.name, () => new FastCounter<L>(config));
 }
 
 /**
@@ -77,11 +82,7 @@ export function fastCounter<L extends string>(config: FastCounterConfiguration<L
 export function fastHistogram<L extends string>(
   config: Omit<FastHistogramConfiguration<L>, 'buckets'> & { buckets?: readonly number[] },
 ): FastHistogram<L> {
-  const found = existing<FastHistogram<L>>(config.name);
-  if (found) return found;
-  const created = new FastHistogram<L>({ buckets: LATENCY_BUCKETS, ...config });
-  getRegistry().registerMetric(created as never);
-  return created;
+  return registeredOnce(config.name, () => new FastHistogram<L>({ buckets: LATENCY_BUCKETS, ...config }));
 }
 
 /** A histogram registered once per process under `name`; latency buckets unless given. */

@@ -153,12 +153,12 @@ export class ModelRepository {
     return [...this.byName.keys()].sort();
   }
 
-  /** Loaded versions of one model, ascending. */
   /** True when a model of this name is loaded (any version). */
   has(name: string): boolean {
     return this.byName.has(name);
   }
 
+  /** Loaded versions of one model, ascending. */
   versions(name: string): number[] {
     return [...(this.byName.get(name)?.keys() ?? [])].sort((a, b) => a - b);
   }
