@@ -84,6 +84,28 @@ describe(OnlineFeatureReader.name, () => {
       });
     });
 
+    it('shares one frozen metadata object between requests of the same shape, and only between them', async () => {
+      const ask = (features: string[], entities: Record<string, string[]>, full_feature_names = false) =>
+        reader.getOnlineFeatures({ features, entities, full_feature_names });
+      const first = await ask(['customer_stats:txn_count_1h'], { customer_id: ['c1'] });
+      const again = await ask(['customer_stats:txn_count_1h'], { customer_id: ['c2', 'c1'] });
+      expect(again.metadata).toBe(first.metadata);
+      expect(Object.isFrozen(first.metadata)).toBe(true);
+      expect(Object.isFrozen(first.metadata.feature_names)).toBe(true);
+      expect(() => first.metadata.feature_names.push('x')).toThrow(TypeError);
+
+      const otherFeatures = await ask(['customer_stats:avg_amount_30d'], { customer_id: ['c1'] });
+      const otherColumns = await ask(['customer_stats:txn_count_1h'], {
+        customer_id: ['c1'],
+        merchant_id: ['m1'],
+      });
+      const fullNames = await ask(['customer_stats:txn_count_1h'], { customer_id: ['c1'] }, true);
+      expect(otherFeatures.metadata.feature_names).toEqual(['customer_id', 'avg_amount_30d']);
+      expect(otherColumns.metadata.feature_names).toEqual(['customer_id', 'merchant_id', 'txn_count_1h']);
+      expect(fullNames.metadata.feature_names).toEqual(['customer_id', 'customer_stats__txn_count_1h']);
+      expect(first.metadata.feature_names).toEqual(['customer_id', 'txn_count_1h']);
+    });
+
     it('names columns view__feature with full_feature_names', async () => {
       const response = await reader.getOnlineFeatures({
         features: ['customer_stats:avg_amount_30d', 'merchant_risk:avg_amount_30d'],

@@ -22,7 +22,10 @@ export interface FeatureColumn {
   event_timestamps: string[];
 }
 
-/** Feast's column-major get-online-features response (a `GetFeaturesReply` of @regatta/contracts). */
+/**
+ * Feast's column-major get-online-features response (a `GetFeaturesReply` of @regatta/contracts). The
+ * reader's metadata is shared by requests of the same shape and frozen: copy it to change it.
+ */
 export interface GetOnlineFeaturesResponse {
   metadata: { feature_names: string[] };
   results: FeatureColumn[];
@@ -83,6 +86,8 @@ interface Layout {
   keySets: KeySet[];
   /** Join-key columns that lead the response, in request order. */
   joinKeyColumns: { column: string; joinKey: string; valueType: number; name: string }[];
+  /** The response's metadata (join-key columns, then the plan's feature names), frozen. */
+  metadata: GetOnlineFeaturesResponse['metadata'];
 }
 
 const storeReadSeconds = histogram({
@@ -198,18 +203,15 @@ export class OnlineFeatureReader {
     // Recorded once the reply is on its way: updating the histogram is no part of answering.
     setImmediate(observeStoreRead, this.store.kind, (performance.now() - started) / 1000);
 
-    const featureNames: string[] = [];
     const columns: FeatureColumn[] = [];
-    for (const { column, joinKey, valueType, name } of layout.joinKeyColumns) {
+    for (const { column, joinKey, valueType } of layout.joinKeyColumns) {
       const values = convert(column, joinKey, valueType);
-      featureNames.push(name);
       columns.push({
         values: values.map(valueToJson),
         statuses: new Array<FieldStatus>(rows).fill('PRESENT'),
         event_timestamps: new Array<string>(rows).fill(EPOCH_RFC3339),
       });
     }
-    for (const name of plan.featureNames) featureNames.push(name);
 
     const now = this.now();
     // Values of one view and entity share an event time: its text is made once per result, and runs of
@@ -257,7 +259,7 @@ export class OnlineFeatureReader {
         columns.push({ values, statuses, event_timestamps: timestamps });
       }
     }
-    return { metadata: { feature_names: featureNames }, results: columns };
+    return { metadata: layout.metadata, results: columns };
   }
 
   /** The layout of a request with these entity columns, built once per plan and set of columns. */
@@ -338,7 +340,10 @@ export class OnlineFeatureReader {
       joinKeyColumns.push({ column, joinKey: jk.joinKey, valueType: jk.valueType, name });
     }
 
-    layout = { viewKeys, keySets, joinKeyColumns };
+    // The same for every request of this layout; frozen, so the reply encoder writes it once.
+    const featureNames = Object.freeze([...joinKeyColumns.map((c) => c.name), ...plan.featureNames]);
+    const metadata = Object.freeze({ feature_names: featureNames as string[] });
+    layout = { viewKeys, keySets, joinKeyColumns, metadata };
     if (plan.layouts.size >= LAYOUT_CACHE_LIMIT) plan.layouts.clear();
     plan.layouts.set(id, layout);
     return layout;

@@ -117,6 +117,44 @@ describe('encodeOnlineFeaturesResponse', () => {
     expect(encodeOnlineFeaturesResponse(r).toString('utf8')).toBe(JSON.stringify(r));
   });
 
+  it('remembers the JSON of frozen metadata only, so metadata that can change is always written anew', () => {
+    const base = response(3, 5);
+    const frozen = Object.freeze({ feature_names: Object.freeze([...base.metadata.feature_names]) });
+    const r = { metadata: frozen as GetOnlineFeaturesResponse['metadata'], results: base.results };
+    expect(encodeOnlineFeaturesResponse(r).toString('utf8')).toBe(JSON.stringify(r));
+    expect(encodeOnlineFeaturesResponse(r).toString('utf8')).toBe(JSON.stringify(r));
+
+    // A mutable metadata object, or a frozen one around a mutable array, is written as it is now.
+    const open = { feature_names: [...base.metadata.feature_names] };
+    const shallow = Object.freeze({ feature_names: [...base.metadata.feature_names] });
+    for (const metadata of [open, shallow]) {
+      const m = { metadata, results: base.results };
+      expect(encodeOnlineFeaturesResponse(m).toString('utf8')).toBe(JSON.stringify(m));
+      metadata.feature_names[0] = 'renamed "id"';
+      expect(encodeOnlineFeaturesResponse(m).toString('utf8')).toBe(JSON.stringify(m));
+      expect(encodeOnlineFeaturesResponse(m).toString('utf8')).toContain('renamed \\"id\\"');
+    }
+  });
+
+  it('quotes an event time shared across columns once and still writes each column its own', () => {
+    const times = [
+      '2026-11-27T00:00:00Z',
+      '2026-11-27T00:00:00Z',
+      'a "quoted" time',
+      '\ud83d',
+      '2026-11-27T00:00:00Z',
+    ];
+    const r = {
+      metadata: { feature_names: times.map((_, c) => `f${c}`) },
+      results: times.map((t, c) => ({
+        values: [c, `v${c}`],
+        statuses: ['PRESENT', 'PRESENT'],
+        event_timestamps: c === 3 ? [t, undefined] : [t, t],
+      })),
+    } as unknown as GetOnlineFeaturesResponse;
+    expect(encodeOnlineFeaturesResponse(r).toString('utf8')).toBe(JSON.stringify(r));
+  });
+
   it('hands text over in pieces without splitting a multi-byte character', () => {
     // Columns of 3-byte characters and surrogate pairs, long enough for several pieces.
     const column = (ch: string): FeatureColumn => ({

@@ -28,11 +28,13 @@ const QUOTED_STATUS: Readonly<Record<string, string>> = Object.fromEntries(
  * Feast's get-online-features response as UTF-8 JSON, byte for byte what `JSON.stringify(response)`
  * gives (keys in the object's order, undefined members left out). Columns with exactly the keys
  * values, statuses and event_timestamps, in that order (what the reader makes and the contract
- * parses), are written without the generic walk: numbers, status names and timestamps need no
- * escaping pass, and one timestamp repeated down a column is quoted once.
+ * parses), are written without the generic walk: numbers and status names need no escaping pass, text
+ * that needs no escaping is quoted as it is, and a timestamp repeated down or across columns is quoted
+ * once. Frozen metadata (the reader's, one object per request layout) is encoded once and remembered.
  */
 export function encodeOnlineFeaturesResponse(response: OnlineFeaturesResponseLike): Buffer {
   const out = new ByteWriter();
+  const time: TimeMemo = { last: undefined, json: '' };
   let text = '{';
   let first = true;
   for (const key of Object.keys(response)) {
@@ -41,14 +43,14 @@ export function encodeOnlineFeaturesResponse(response: OnlineFeaturesResponseLik
     text += `${first ? '' : ','}${JSON.stringify(key)}:`;
     first = false;
     if (key !== 'results' || !Array.isArray(value)) {
-      text += JSON.stringify(value) ?? 'null';
+      text += (key === 'metadata' && frozenMetadataJson(value)) || (JSON.stringify(value) ?? 'null');
       continue;
     }
     const columns = value as readonly unknown[];
     text += '[';
     for (let c = 0; c < columns.length; c++) {
       if (c > 0) text += ',';
-      text += columnJson(columns[c]);
+      text += columnJson(columns[c], time);
       if (text.length >= FLUSH_CHARS) {
         out.write(text);
         text = '';
@@ -76,7 +78,30 @@ function isPlainColumn(column: unknown): column is FeatureColumnLike {
   );
 }
 
-function columnJson(column: unknown): string {
+/** The last event time written and its JSON: one event time usually runs down a column and across views. */
+interface TimeMemo {
+  last: unknown;
+  json: string;
+}
+
+/** Metadata objects frozen with their feature names, by identity: their JSON cannot change. */
+const metadataJson = new WeakMap<object, string>();
+
+function frozenMetadataJson(metadata: unknown): string | undefined {
+  if (metadata === null || typeof metadata !== 'object' || !Object.isFrozen(metadata)) return undefined;
+  const known = metadataJson.get(metadata);
+  if (known !== undefined) return known;
+  const keys = Object.keys(metadata);
+  const names = (metadata as { feature_names?: unknown }).feature_names;
+  if (keys.length !== 1 || keys[0] !== 'feature_names' || !Array.isArray(names) || !Object.isFrozen(names))
+    return undefined;
+  if (!names.every((n) => typeof n === 'string')) return undefined;
+  const json = JSON.stringify(metadata);
+  metadataJson.set(metadata, json);
+  return json;
+}
+
+function columnJson(column: unknown, time: TimeMemo): string {
   if (!isPlainColumn(column)) return JSON.stringify(column) ?? 'null';
   let s = '{"values":[';
   const values = column.values;
@@ -93,24 +118,30 @@ function columnJson(column: unknown): string {
   }
   s += '],"event_timestamps":[';
   const times = column.event_timestamps;
-  let last: unknown;
-  let lastJson = '';
   for (let r = 0; r < times.length; r++) {
     if (r > 0) s += ',';
-    const time = times[r];
-    if (r === 0 || time !== last) {
-      last = time;
-      lastJson = valueJson(time);
+    const t = times[r];
+    // Strings compare by content, so only a string is remembered (undefined and objects are written anew).
+    if (t !== time.last || typeof t !== 'string') {
+      time.last = t;
+      time.json = valueJson(t);
     }
-    s += lastJson;
+    s += time.json;
   }
   return `${s}]}`;
 }
 
+/**
+ * What JSON.stringify escapes in a string: control characters, the quote, the backslash and (being
+ * well-formed) lone surrogates. A string with any surrogate goes to JSON.stringify, which tells pairs apart.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
 /** One array element as JSON.stringify writes it (undefined, functions and symbols as null). */
 function valueJson(value: unknown): string {
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value === null) return 'null';
   // Arrays, objects (toJSON included); undefined, functions and symbols give undefined and are written as null.
