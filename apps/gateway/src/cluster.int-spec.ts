@@ -4,9 +4,10 @@ import { once } from 'node:events';
 import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually, freePort, serviceUrls } from '@regatta/testing';
 import { TEST_ADMIN_KEY } from './testing/harness.js';
-import { eventually, freePort } from '@regatta/testing';
-import { SHARED } from './testing/servers.js';
+
+const SHARED = serviceUrls();
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/main.js');
 

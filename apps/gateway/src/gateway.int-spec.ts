@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@regatta/config';
 import { type HealthReply } from '@regatta/contracts';
+import { serviceUrls } from '@regatta/testing';
 import { InProcessBus } from '@regatta/transport';
 import { gatewayEnv } from './config.js';
 import { type RunningGateway, createGateway } from './service.js';
 import { TEST_ADMIN_KEY } from './testing/harness.js';
 import { ProbeController, serveProbe } from './testing/probe.js';
-import { SHARED } from './testing/servers.js';
+
+const SHARED = serviceUrls();
 
 async function call(
   gateway: RunningGateway,

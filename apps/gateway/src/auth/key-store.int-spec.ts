@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { type SqlClient, createPostgresClient, openPglite } from '@regatta/db';
-import { SHARED, uniqueSuffix } from '../testing/servers.js';
+import { serviceUrls, uniqueName } from '@regatta/testing';
 import { hashApiKey, keyPrefix, newApiKey } from './api-key.js';
 import { SqlApiKeyStore } from './key-store.js';
+
+const SHARED = serviceUrls();
 
 const clients: SqlClient[] = [];
 afterAll(async () => {
@@ -16,7 +18,7 @@ describe.each([
   it('stores keys by hash, finds active ones, lists per tenant and revokes', async () => {
     const sql = await open();
     clients.push(sql);
-    const table = uniqueSuffix('api_keys');
+    const table = uniqueName('api_keys');
     const store = new SqlApiKeyStore(sql, table);
     await store.migrate();
     await store.migrate(); // a second start applies nothing

@@ -3,9 +3,11 @@ import { Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { GATEWAY } from '@regatta/contracts';
+import { serviceUrls } from '@regatta/testing';
 import { NatsBus, PassThroughRpcFilter, RegattaServer } from '@regatta/transport';
-import { SHARED } from '../testing/servers.js';
 import { announceOverNats } from './keys.js';
+
+const SHARED = serviceUrls();
 
 @Module({})
 class EmptyModule {}

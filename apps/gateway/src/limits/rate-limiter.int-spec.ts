@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
-import { PrivateServer, eventually } from '@regatta/testing';
-import { SHARED, uniqueSuffix } from '../testing/servers.js';
+import { eventually, PrivateServer, serviceUrls, uniqueName } from '@regatta/testing';
 import { RateLimiter } from './rate-limiter.js';
+
+const SHARED = serviceUrls();
 
 const quiet = { info: () => undefined, warn: () => undefined };
 
@@ -10,7 +11,7 @@ describe('RateLimiter with Redis', () => {
   describe('on the shared Redis', () => {
     let a: RedisHandle;
     let b: RedisHandle;
-    const prefix = `regatta:test:${uniqueSuffix('rl')}:`;
+    const prefix = `regatta:test:${uniqueName('rl')}:`;
 
     beforeAll(async () => {
       a = connectRedis(SHARED.redis, { name: 'rl-a', logger: quiet });
