@@ -26,6 +26,13 @@ import { STATUS_HEADER } from '@regatta/transport';
 import { cpuSeconds } from '../lib/cpu.js';
 import { repoRoot, table, updateDocs, writeResult } from '../lib/report.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
+import {
+  type InferenceProcess,
+  startInferenceService,
+  stopInferenceService,
+  wideModelTools,
+} from '../lib/inference-service.js';
+import { Undo } from '../lib/undo.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,23 +53,17 @@ const warmupS = Number(values.warmup);
 const BATCHES = [1, 16, 64, 256];
 const COLS = 15;
 const HIDDEN = values.hidden.split(',').map(Number);
+const undo = new Undo();
 /** The model repository the service serves: the repo's own, or a temporary one holding the wide model. */
 const MODEL_DIR =
   MODEL === 'fraud'
     ? path.join(repoRoot, 'apps/inference/models')
     : mkdtempSync(path.join(tmpdir(), 'regatta-bench-wide-'));
+if (MODEL !== 'fraud')
+  undo.push('the wide model repository', () => rmSync(MODEL_DIR, { recursive: true, force: true }));
 let macsPerRow = COLS;
 if (MODEL === 'wide') {
-  const wide = (await import(
-    pathToFileURL(path.join(repoRoot, 'apps/inference/training/dist/wide-model.js')).href
-  )) as {
-    writeWideModel(
-      repo: string,
-      name: string,
-      options: { inputs: number; hidden: number[]; seed: number },
-    ): string;
-    wideModelMacsPerRow(options: { inputs: number; hidden: number[] }): number;
-  };
+  const wide = await wideModelTools();
   const options = { inputs: COLS, hidden: HIDDEN, seed: 7 };
   wide.writeWideModel(MODEL_DIR, 'wide', options);
   macsPerRow = wide.wideModelMacsPerRow(options);
@@ -224,40 +225,6 @@ function histogramP95(before: Scrape, after: Scrape): number {
   return Number.POSITIVE_INFINITY;
 }
 
-interface Service {
-  child: ChildProcess;
-  port: number;
-}
-
-async function startService(natsUrl: string, env: Record<string, string>): Promise<Service> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'apps/inference/dist/main.js')], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH ?? '',
-      NATS_URL: natsUrl,
-      METRICS_PORT: String(port),
-      MODEL_REPOSITORY: MODEL_DIR,
-      LOG_LEVEL: 'warn',
-      PREDICTION_CACHE: 'false',
-      INFERENCE_WORKERS: String(WORKERS),
-      ...env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the inference service exited with ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, port };
-    if (Date.now() > deadline) throw new Error('the inference service did not become ready');
-    await sleep(100);
-  }
-}
-
 async function startResponder(natsUrl: string, reply: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -267,14 +234,9 @@ async function startResponder(natsUrl: string, reply: string): Promise<ChildProc
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  undo.push('the bare responder', () => child.kill('SIGTERM'));
   await once(child.stdout, 'data');
   return child;
-}
-
-async function stopService(service: Service): Promise<void> {
-  const exited = once(service.child, 'exit');
-  service.child.kill('SIGTERM');
-  await exited;
 }
 
 interface LevelRow {
@@ -302,7 +264,7 @@ type NatsConnection = Awaited<ReturnType<typeof connect>>;
 
 async function measure(
   nc: NatsConnection,
-  service: Service | undefined,
+  service: InferenceProcess | undefined,
   mode: LevelRow['mode'],
   callers: number,
   payloads: Uint8Array[],
@@ -392,12 +354,16 @@ let natsServer: ChildProcess | undefined;
 let natsUrl = process.env.NATS_URL;
 if (!natsUrl) {
   const port = await freePort();
-  natsServer = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  undo.push('the private nats-server', () => server.kill('SIGTERM'));
+  natsServer = server;
   natsUrl = `nats://127.0.0.1:${port}`;
   await sleep(300);
 }
 const nc = await connect({ servers: natsUrl, noAsyncTraces: true, name: 'bench-inference' });
+undo.push('the NATS connection', () => !nc.isClosed() && nc.drain());
 const probe = fork(path.join(repoRoot, 'bench/dist/scenarios/lag-probe.js'), [], { stdio: 'inherit' });
+undo.push('the lag probe', () => probe.connected && probe.disconnect());
 await once(probe, 'message');
 const probeReport = async (): Promise<{ p99Ms: number; maxMs: number }> => {
   const answer = once(probe, 'message');
@@ -417,12 +383,18 @@ for (const [mode, maxBatchRows] of [
   ['unbatched', '1'],
   ['batched', '256'],
 ] as const) {
-  const service = await startService(natsUrl, { INFERENCE_MAX_BATCH_ROWS: maxBatchRows });
+  const service = await startInferenceService({
+    natsUrl,
+    repository: MODEL_DIR,
+    workers: WORKERS,
+    env: { INFERENCE_MAX_BATCH_ROWS: maxBatchRows },
+    undo,
+  });
   serviceReply ??= (await nc.request(INFERENCE.predict.subject, payloads[0], { timeout: 5_000 })).data;
   const pids: Record<string, number> = { service: service.child.pid!, bench: process.pid };
   if (natsServer?.pid) pids.nats = natsServer.pid;
   for (const callers of levels) results.push(await measure(nc, service, mode, callers, payloads, pids));
-  await stopService(service);
+  await stopInferenceService(service);
 }
 
 // The ceiling of one row per request over NATS on this machine: a bare nats.js responder that parses
@@ -436,10 +408,7 @@ const responder = await startResponder(natsUrl, new TextDecoder().decode(service
 }
 responder.kill('SIGTERM');
 await once(responder, 'exit');
-await nc.drain();
-probe.disconnect();
-natsServer?.kill('SIGTERM');
-if (MODEL !== 'fraud') rmSync(MODEL_DIR, { recursive: true, force: true });
+await undo.all();
 const loadAfter = loadavg();
 
 const file = writeResult(RESULT_NAME, {
