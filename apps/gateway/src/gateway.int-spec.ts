@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@regatta/config';
 import { type HealthReply } from '@regatta/contracts';
-import { serviceUrls } from '@regatta/testing';
+import { TcpFaultProxy, eventually, serviceUrls } from '@regatta/testing';
 import { InProcessBus } from '@regatta/transport';
 import { gatewayEnv } from './config.js';
 import { type RunningGateway, createGateway } from './service.js';
@@ -52,9 +52,12 @@ describe('gateway on Postgres and Redis', () => {
   });
 
   it('reports the database and shared rate limits as ok', async () => {
-    const ready = (await call(one, '/ready')).body as unknown as HealthReply;
-    expect(ready.checks.database).toMatchObject({ status: 'ok' });
-    expect(ready.checks['rate-limits']).toEqual({ status: 'ok' });
+    // The Redis connection is made in the background at start; limits are shared once it is up.
+    const checks = async () => ((await call(one, '/ready')).body as unknown as HealthReply).checks;
+    await eventually(async () => (await checks())['rate-limits']?.status === 'ok', 'shared rate limits');
+    const ready = await checks();
+    expect(ready.database).toMatchObject({ status: 'ok' });
+    expect(ready['rate-limits']).toEqual({ status: 'ok' });
   });
 
   it('accepts a key created on one replica on the other, and limits it across both', async () => {
@@ -100,4 +103,71 @@ describe('gateway on Postgres and Redis', () => {
     expect(revoked.status).toBe(200);
     expect((await call(two, '/v1/probe/echo', { key, body: { text: 'x' } })).status).toBe(401);
   });
+});
+
+describe('gateway started while Postgres is away', () => {
+  it('starts, says so in /ready, answers 503 for what needs the database, and recovers without a restart', async () => {
+    const proxy = await TcpFaultProxy.forUrl(SHARED.database).start();
+    proxy.cut();
+    const bus = new InProcessBus();
+    serveProbe(bus);
+    const config = loadConfig(gatewayEnv, {
+      ENVIRONMENT: 'test',
+      HOST: '127.0.0.1',
+      REGATTA_ADMIN_KEY: TEST_ADMIN_KEY,
+      DATABASE_URL: proxy.urlFor(SHARED.database),
+      REDIS_URL: SHARED.redis,
+      LOG_LEVEL: 'error',
+    });
+    let gateway: RunningGateway | undefined;
+    try {
+      gateway = await createGateway({ bus, config, port: 0, controllers: [ProbeController] });
+
+      const down = await call(gateway, '/ready');
+      expect(down.status).toBe(503);
+      const checks = (down.body as unknown as HealthReply).checks;
+      expect(checks.database).toMatchObject({ status: 'down' });
+      expect(checks['api-keys']!.status).toBe('down');
+      expect(checks['api-keys']!.detail).toMatch(/^schema not applied yet after \d+ attempts?: /);
+      expect(checks['decision-log']!.status).toBe('degraded');
+      expect(checks['decision-log']!.detail).toMatch(/decisions are held in memory meanwhile$/);
+
+      // What needs no database is served; what does gets a clear 503.
+      expect(
+        (await call(gateway, '/v1/probe/echo', { key: TEST_ADMIN_KEY, body: { text: 'x' } })).status,
+      ).toBe(200);
+      const listing = await call(gateway, '/v1/admin/keys', { key: TEST_ADMIN_KEY });
+      expect(listing.status).toBe(503);
+      expect(JSON.stringify(listing.body)).toContain('the API key store is not ready');
+      const tenant = await call(gateway, '/v1/probe/echo', {
+        key: 'rg_unknown_tenant_key_0000000000000000',
+        body: { text: 'x' },
+      });
+      expect(tenant.status).toBe(503);
+      expect(JSON.stringify(tenant.body)).toContain('cannot verify the API key right now');
+
+      proxy.restore();
+      const running = gateway;
+      // Its own checks recover; the downstream services (not run here) keep /ready itself at 503.
+      const recovered = async () => {
+        const { checks: now } = (await call(running, '/ready')).body as unknown as HealthReply;
+        return ['database', 'api-keys', 'decision-log'].every((name) => now[name]?.status === 'ok');
+      };
+      await eventually(recovered, 'the database checks to recover once Postgres is back', 20_000, 100);
+      const created = await call(gateway, '/v1/admin/keys', {
+        key: TEST_ADMIN_KEY,
+        body: { tenant: 'acme', scopes: ['predict'] },
+      });
+      expect(created.status).toBe(201);
+      expect(
+        (await call(gateway, '/v1/probe/echo', { key: created.body.key as string, body: { text: 'x' } }))
+          .status,
+      ).toBe(200);
+    } finally {
+      proxy.restore();
+      await gateway?.close();
+      await bus.close();
+      await proxy.stop();
+    }
+  }, 60_000);
 });

@@ -142,13 +142,19 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
 
     let sql: SqlClient | undefined;
     let keyStore = deps.keyStore;
+    let sqlKeyStore: SqlApiKeyStore | undefined;
     if (!keyStore) {
       const db = await openGatewayDatabase(config);
       closers.push(() => db.close());
       const store = new SqlApiKeyStore(db);
-      await store.migrate();
+      closers.push(() => Promise.resolve(store.close()));
+      // With the database up the table is there before the gateway serves; with it away the gateway
+      // starts anyway (admin key only, tenant keys 503 UNAVAILABLE) and creates the table once it is back.
+      if (!(await store.migrateInBackground(log).firstAttempt))
+        log.warn('the database is unreachable: serving without the API key store until it is back');
       sql = db;
       keyStore = store;
+      sqlKeyStore = store;
     }
     let redis = deps.redis;
     if (!redis) {
@@ -181,6 +187,10 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     if (sql) {
       const db = sql;
       health.add('database', () => db.health());
+    }
+    if (sqlKeyStore) {
+      const store = sqlKeyStore;
+      health.add('api-keys', () => store.schemaHealth());
     }
     health.add('rate-limits', () => limiter.status());
     if (decisions) health.add('decision-log', () => decisions.log.health());

@@ -1,3 +1,4 @@
+export * from './background-schema.js';
 export * from './client.js';
 export * from './errors.js';
 export * from './migrations.js';

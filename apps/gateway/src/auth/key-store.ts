@@ -1,4 +1,13 @@
-import { type Migration, type SqlClient, quoteIdent, quoteTable, runMigrations } from '@regatta/db';
+import {
+  BackgroundSchema,
+  type DbHealth,
+  type Migration,
+  type SqlClient,
+  quoteIdent,
+  quoteTable,
+  runMigrations,
+} from '@regatta/db';
+import { type Logger } from '@regatta/telemetry';
 import { type Scope, Scope as ScopeSchema } from './scopes.js';
 
 /** An API key as stored (never the key itself: only its hash). */
@@ -103,6 +112,7 @@ const COLUMNS = 'id, hash, prefix, tenant, scopes, name, rate_per_s, burst, crea
 /** API keys in a SQL table (Postgres, or PGlite in embedded mode). */
 export class SqlApiKeyStore implements ApiKeyStore {
   private readonly t: string;
+  private schema: BackgroundSchema | undefined;
 
   constructor(
     private readonly sql: SqlClient,
@@ -116,7 +126,31 @@ export class SqlApiKeyStore implements ApiKeyStore {
     await runMigrations(this.sql, apiKeyMigrations(this.table), { table: `${this.table}_migrations` });
   }
 
+  /**
+   * Creates the table in the background, retrying while the database is away, so the gateway starts
+   * during an outage. Until the table is there every call fails fast with UNAVAILABLE saying why.
+   */
+  migrateInBackground(logger?: Logger): BackgroundSchema {
+    this.schema ??= new BackgroundSchema(this.sql, apiKeyMigrations(this.table), {
+      what: 'the API key store',
+      table: `${this.table}_migrations`,
+      ...(logger && { logger }),
+    });
+    return this.schema;
+  }
+
+  /** `ok` once the table is known to be there; `down`, saying why, while it is being created. */
+  schemaHealth(): DbHealth {
+    return this.schema?.health() ?? { status: 'ok' };
+  }
+
+  /** Stops creating the table in the background. */
+  close(): void {
+    this.schema?.close();
+  }
+
   async insert(key: NewApiKeyRecord): Promise<ApiKeyRecord> {
+    this.schema?.check();
     const { rows } = await this.sql.query<Row>(
       `INSERT INTO ${this.t} (id, hash, prefix, tenant, scopes, name, rate_per_s, burst)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
@@ -126,6 +160,7 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async findActiveByHash(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
+    this.schema?.check();
     const { rows } = await this.sql.query<Row>(
       `SELECT ${COLUMNS} FROM ${this.t} WHERE hash = $1 AND revoked_at IS NULL`,
       [hash],
@@ -135,11 +170,13 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
+    this.schema?.check();
     const { rows } = await this.sql.query<Row>(`SELECT ${COLUMNS} FROM ${this.t} WHERE id = $1`, [id]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   async list(filter: { tenant?: string | undefined; includeRevoked?: boolean }): Promise<ApiKeyRecord[]> {
+    this.schema?.check();
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.tenant !== undefined) {
@@ -156,6 +193,7 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async revoke(id: string): Promise<ApiKeyRecord | undefined> {
+    this.schema?.check();
     const { rows } = await this.sql.query<Row>(
       `UPDATE ${this.t} SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`,
       [id],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type SqlClient, createPostgresClient } from '@regatta/db';
-import { TcpFaultProxy, serviceUrls } from '@regatta/testing';
+import { TcpFaultProxy, eventually, serviceUrls } from '@regatta/testing';
 import { DecisionLog, type DecisionRow } from './decision-log.js';
 
 function decision(id: string): DecisionRow {
@@ -72,6 +72,34 @@ describe(`${DecisionLog.name} on a real Postgres behind a fault proxy`, () => {
     await secondSql.close();
     expect(await stored(ids)).toBe(25);
     expect(readdirSync(spoolDir)).toEqual([]);
+  }, 40_000);
+
+  it('opens while Postgres is away, holds the decisions, and writes them once it is back', async () => {
+    const spoolDir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
+    const ids = Array.from({ length: 10 }, () => randomUUID());
+    cut.cut();
+    const sql = client();
+    try {
+      const log = await DecisionLog.open(sql, { spoolDir, flushIntervalMs: 10 });
+      expect(log.health()).toMatchObject({ status: 'degraded' });
+      for (const id of ids) log.record(decision(id));
+      // Read back from memory; a decision that is not there cannot be looked up in the database yet.
+      await expect(log.get('acme', ids[3]!)).resolves.toMatchObject({ decision_id: ids[3] });
+      await expect(log.get('acme', randomUUID())).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      cut.restore();
+      await eventually(
+        () => log.health().status === 'ok',
+        'the log to be healthy once Postgres is back',
+        20_000,
+        50,
+      );
+      await log.flush(20_000);
+      expect(await stored(ids)).toBe(ids.length);
+      await log.close();
+    } finally {
+      cut.restore();
+      await sql.close();
+    }
   }, 40_000);
 
   it('refuses a decision with OVERLOADED when the buffer is full, and spools only the accepted ones', async () => {

@@ -1,5 +1,12 @@
 import { RegattaError, type StoredDecision } from '@regatta/contracts';
-import { type Migration, SpooledWriter, type SqlClient, WriteBehindWriter, runMigrations } from '@regatta/db';
+import {
+  BackgroundSchema,
+  type Migration,
+  SpooledWriter,
+  type SqlClient,
+  WriteBehindWriter,
+  type WriterHealth,
+} from '@regatta/db';
 import { createLogger } from '@regatta/telemetry';
 
 const MIGRATIONS: Migration[] = [
@@ -99,6 +106,8 @@ export class DecisionLog {
   private readonly recent = new Map<string, DecisionRow>();
   private readonly recentMax = 10_000;
   private readonly rows: SpooledWriter<DecisionRow>;
+  private schema: BackgroundSchema | undefined;
+  private closed = false;
 
   private constructor(
     private readonly sql: SqlClient,
@@ -123,11 +132,24 @@ export class DecisionLog {
     });
   }
 
-  /** Applies the log's migrations, starts its writer and hands it the decisions spooled at the last stop. */
+  /**
+   * Starts the log's writer, applies its migrations and hands the writer the decisions spooled at the last
+   * stop. With the database up this is done when it resolves. With the database away it resolves after the
+   * first attempt: decisions are accepted into the buffer meanwhile, the migrations are retried in the
+   * background, and the spooled decisions are handed over once they are applied.
+   */
   static async open(sql: SqlClient, options: DecisionLogOptions): Promise<DecisionLog> {
-    await runMigrations(sql, MIGRATIONS, { table: 'decisions_migrations' });
     const log = new DecisionLog(sql, options);
-    await log.rows.replay();
+    const schema = new BackgroundSchema(sql, MIGRATIONS, {
+      what: 'the decision log',
+      table: 'decisions_migrations',
+      logger: createLogger('gateway'),
+    });
+    log.schema = schema;
+    const replaying = schema.ready.then((applied) =>
+      applied && !log.closed ? log.rows.replay() : undefined,
+    );
+    if (await schema.firstAttempt) await replaying;
     return log;
   }
 
@@ -147,6 +169,7 @@ export class DecisionLog {
       if (buffered.tenant !== tenant) throw notFound;
       return toStored(buffered);
     }
+    this.schema?.check();
     const { rows } = await this.sql.query<DecisionRow>(
       `SELECT ${COLUMNS.join(', ')} FROM decisions WHERE decision_id = $1 AND tenant = $2`,
       [decisionId, tenant],
@@ -155,7 +178,11 @@ export class DecisionLog {
     return toStored(rows[0]);
   }
 
-  health() {
+  /** The writer's health; degraded, saying why, while the log's schema is not applied yet. */
+  health(): WriterHealth {
+    const schema = this.schema?.health();
+    if (schema && schema.status !== 'ok')
+      return { status: 'degraded', detail: `${schema.detail}; decisions are held in memory meanwhile` };
     return this.rows.health();
   }
 
@@ -166,6 +193,8 @@ export class DecisionLog {
 
   /** Writes everything accepted, retrying while the database is away; spools what is left at the timeout. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.schema?.close();
     await this.rows.close();
   }
 }

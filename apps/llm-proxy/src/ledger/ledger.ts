@@ -5,7 +5,7 @@ import {
   WriteBehindWriter,
   type WriterHealth,
   quoteIdent,
-  runMigrations,
+  BackgroundSchema,
 } from '@regatta/db';
 import { createLogger, type Logger } from '@regatta/telemetry';
 
@@ -115,6 +115,7 @@ export class UsageLedger {
   private readonly rows: SpooledWriter<UsageRow>;
   private readonly log: Logger;
   private replaying: Promise<void> = Promise.resolve();
+  private schema: BackgroundSchema | undefined;
   private closed = false;
 
   private constructor(private readonly options: LedgerOptions) {
@@ -156,20 +157,12 @@ export class UsageLedger {
   }
 
   private async prepare(): Promise<void> {
-    for (let attempt = 1; !this.closed; attempt++) {
-      try {
-        await runMigrations(this.options.client, ledgerMigrations(this.options.table), {
-          table: `${this.options.table}_migrations`,
-          logger: this.log,
-        });
-        break;
-      } catch (err) {
-        if (attempt === 1)
-          this.log.warn({ err: (err as Error).message }, 'usage ledger schema not applied yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * attempt)).unref());
-      }
-    }
-    if (!this.closed) await this.rows.replay();
+    this.schema = new BackgroundSchema(this.options.client, ledgerMigrations(this.options.table), {
+      what: 'the usage ledger',
+      table: `${this.options.table}_migrations`,
+      logger: this.log,
+    });
+    if ((await this.schema.ready) && !this.closed) await this.rows.replay();
   }
 
   /** Accepts a row; never throws (a full buffer sends the row to the spool file instead). */
@@ -196,6 +189,7 @@ export class UsageLedger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.schema?.close();
     await this.rows.close();
   }
 }
