@@ -98,11 +98,31 @@ function unfinishedTestFiles(progressFile) {
   return [...running];
 }
 
+/** The version in a node_version.h, as `major.minor.patch`. */
+function headerVersion(file) {
+  const text = readFileSync(file, 'utf8');
+  const part = (name) => new RegExp(`#define NODE_${name}_VERSION (\\d+)`).exec(text)?.[1];
+  return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+}
+
+/**
+ * A directory holding the headers of the Node.js that runs this script: its own install (official builds
+ * ship include/node beside bin/), or the distribution's when they are of the same version. Headers of
+ * another version would build native addons for the wrong ABI.
+ */
+function localNodeHeaders() {
+  for (const prefix of [path.resolve(path.dirname(process.execPath), '..'), '/usr']) {
+    const versionFile = path.join(prefix, 'include/node/node_version.h');
+    if (existsSync(versionFile) && headerVersion(versionFile) === process.versions.node) return prefix;
+  }
+  return undefined;
+}
+
 function installEnv() {
   const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
   // Machines without internet access to Node's header tarball build native addons against local headers.
-  if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node.h'))
-    env.npm_config_nodedir = '/usr';
+  const headers = process.env.npm_config_nodedir ? undefined : localNodeHeaders();
+  if (headers) env.npm_config_nodedir = headers;
   return env;
 }
 
