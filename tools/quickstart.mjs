@@ -105,34 +105,81 @@ function headerVersion(file) {
   return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
 }
 
+/** The Node.js version whose headers are under `prefix`/include/node, if it holds any. */
+function headersAt(prefix) {
+  const versionFile = path.join(prefix, 'include/node/node_version.h');
+  return existsSync(versionFile) ? headerVersion(versionFile) : undefined;
+}
+
 /**
- * A directory holding the headers of the Node.js that runs this script: its own install (official builds
- * ship include/node beside bin/), or the distribution's when they are of the same version. Headers of
- * another version would build native addons for the wrong ABI.
+ * Where native addons find Node's headers. Machines without internet access to Node's header tarball
+ * build against local headers: those of the Node.js that runs this script (official builds ship
+ * include/node beside bin/), or the distribution's when they are of the same version. A configured
+ * nodedir (npm passes its config on as npm_config_nodedir) holding another version's headers would
+ * build addons for the wrong ABI, so it is replaced, or dropped to let node-gyp fetch the right ones.
  */
-function localNodeHeaders() {
-  for (const prefix of [path.resolve(path.dirname(process.execPath), '..'), '/usr']) {
-    const versionFile = path.join(prefix, 'include/node/node_version.h');
-    if (existsSync(versionFile) && headerVersion(versionFile) === process.versions.node) return prefix;
-  }
-  return undefined;
+function nodeHeadersEnv() {
+  const running = process.versions.node;
+  const configured = process.env.npm_config_nodedir;
+  const configuredVersion = configured ? headersAt(configured) : undefined;
+  if (configured && (configuredVersion === undefined || configuredVersion === running)) return {};
+  const local = [path.resolve(path.dirname(process.execPath), '..'), '/usr'].find(
+    (prefix) => headersAt(prefix) === running,
+  );
+  if (!configured) return local ? { npm_config_nodedir: local } : {};
+  say(
+    `nodedir ${configured} holds the headers of Node.js ${configuredVersion}, not ${running}: ` +
+      (local ? `building native addons against ${local}` : 'node-gyp fetches the right ones'),
+  );
+  return { npm_config_nodedir: local ?? '' };
 }
 
 function installEnv() {
-  const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
-  // Machines without internet access to Node's header tarball build native addons against local headers.
-  const headers = process.env.npm_config_nodedir ? undefined : localNodeHeaders();
-  if (headers) env.npm_config_nodedir = headers;
-  return env;
+  return { ONNXRUNTIME_NODE_INSTALL: 'skip', ...nodeHeadersEnv() };
+}
+
+/**
+ * The better-sqlite3 the features store uses on this Node.js (packages/feast/src/stores/sqlite-driver.ts):
+ * 13, built on Node-API, on Node.js 22 and newer; 12, the one native addon built for one Node.js ABI, on 20.
+ */
+const SQLITE_PACKAGE =
+  Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3-13' : 'better-sqlite3';
+
+/** Loads that better-sqlite3 with this Node.js in a child process; the error text when it cannot. */
+function sqliteAddonError() {
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', `const D = require('${SQLITE_PACKAGE}'); new D(':memory:').close();`],
+    { cwd: path.join(root, 'packages/feast'), encoding: 'utf8', timeout: 60_000 },
+  );
+  return probe.status === 0 ? undefined : `${probe.stderr || probe.error?.message || 'exit ' + probe.status}`;
 }
 
 function install(pnpm) {
   const marker = path.join(root, 'node_modules/.modules.yaml');
   const lock = path.join(root, 'pnpm-lock.yaml');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs && !process.env.CI) return;
-  say('installing dependencies (frozen lockfile)');
-  if (run(pnpm, ['install', '--frozen-lockfile'], installEnv()) !== 0) {
-    say('dependency install failed');
+  const current = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs && !process.env.CI;
+  if (!current) {
+    say('installing dependencies (frozen lockfile)');
+    if (run(pnpm, ['install', '--frozen-lockfile'], installEnv()) !== 0) {
+      say('dependency install failed');
+      process.exit(1);
+    }
+  }
+  // An addon built for another Node.js (installed before Node.js was switched, or taken from pnpm's cache of
+  // builds) fails only when a service opens SQLite; it is found here and rebuilt for this one.
+  const error = sqliteAddonError();
+  if (error === undefined) return;
+  if (!/NODE_MODULE_VERSION|compiled against a different Node/.test(error)) {
+    say(`better-sqlite3 does not load:\n${error.trim().split('\n').slice(0, 5).join('\n')}`);
+    process.exit(1);
+  }
+  say(`better-sqlite3 was built for another Node.js; rebuilding it for Node.js ${process.versions.node}`);
+  const rebuilt =
+    run(pnpm, ['rebuild', 'better-sqlite3', '--config.side-effects-cache=false'], installEnv()) === 0 &&
+    sqliteAddonError() === undefined;
+  if (!rebuilt) {
+    say('could not rebuild better-sqlite3 for this Node.js (it needs python3, make and a C++ compiler)');
     process.exit(1);
   }
 }

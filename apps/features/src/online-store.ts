@@ -7,6 +7,7 @@ import {
   type PostgresOnlineStoreConfig,
   type RedisOnlineStoreConfig,
   type RepoConfig,
+  SQLITE_DRIVER,
 } from '@regatta/feast';
 import { RegattaError } from '@regatta/contracts';
 import { type FeaturesConfig } from './config.js';
@@ -92,7 +93,7 @@ export function resolveOnlineStoreConfig(repo: RepoConfig, settings: StoreSettin
 export function describeStore(config: OnlineStoreConfig): string {
   switch (config.type) {
     case 'sqlite':
-      return `sqlite ${config.path}`;
+      return `sqlite ${config.path} (${SQLITE_DRIVER})`;
     case 'redis':
       return `redis ${config.host}:${config.port}/${config.db}`;
     case 'postgres':

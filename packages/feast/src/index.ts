@@ -12,6 +12,7 @@ export * from './stores/online-store.js';
 export * from './stores/memory-store.js';
 export * from './stores/postgres-store.js';
 export * from './stores/redis-store.js';
+export * from './stores/sqlite-driver.js';
 export * from './stores/sqlite-store.js';
 export * from './time.js';
 export * from './value-type.js';

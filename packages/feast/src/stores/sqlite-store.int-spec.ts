@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { OnlineFeatureReader } from '../reader.js';
 import { entityKeyV3, feastValue } from '../testing/feast-layout.js';
 import { fixedRegistry, fraudRegistry } from '../testing/fixtures.js';
 import { OnlineFeatureWriter } from '../writer.js';
+import { SqliteDatabase } from './sqlite-driver.js';
 import { SqliteOnlineStore } from './sqlite-store.js';
 
 const PROJECT = 'it_sqlite';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'regatta-sqlite-'));
   dbPath = path.join(dir, 'data', 'online_store.db');
   store = new SqliteOnlineStore({ project: PROJECT, path: dbPath });
-  raw = new Database(dbPath);
+  raw = new SqliteDatabase(dbPath);
   // Tables as Feast creates them, rows inserted by hand: epoch-second event times (Feast >= 0.42) and an
   // older row with ISO text.
   for (const view of ['customer_stats', 'merchant_risk']) {

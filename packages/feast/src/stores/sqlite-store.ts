@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type DependencyCheck } from '@regatta/contracts';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { parseDateTime } from '../time.js';
+import { SqliteDatabase } from './sqlite-driver.js';
 import { decodeValueJson, type JsonFeatureValue } from '../value.js';
 import {
   notFound,
@@ -58,7 +59,7 @@ export class SqliteOnlineStore implements OnlineStore {
     this.project = options.project;
     try {
       mkdirSync(path.dirname(options.path), { recursive: true });
-      this.db = new Database(options.path);
+      this.db = new SqliteDatabase(options.path);
       // WAL lets a materialization in another process write while this one serves reads.
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 5000');
