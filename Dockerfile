@@ -8,7 +8,8 @@
 # (docker-compose.yml does this for all four.) Stages: tools (pinned pnpm + turbo) -> prune (only APP and
 # its workspace packages) -> build (install, compile, drop dev dependencies) -> runtime (node user, no build
 # tools) -> one target per app with its ports, variables, health check and entry point.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 (LTS; 20 is end-of-life): .ci/run runs every test on it as well as on the machine's Node.js.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS tools
 # The versions package.json pins (packageManager) and the catalog pins (turbo).
