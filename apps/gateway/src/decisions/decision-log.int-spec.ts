@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -35,7 +35,17 @@ describe(`${DecisionLog.name} on a real Postgres behind a fault proxy`, () => {
       createPostgresClient({ url: serviceUrls().database, max: 1 }),
     ];
   });
-  afterAll(() => Promise.all([direct.close(), cut.stop()]));
+  const spoolDirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all([direct.close(), cut.stop()]);
+    for (const dir of spoolDirs) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A spool directory of its own, removed after the tests. */
+  const newSpoolDir = () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
+    spoolDirs.push(dir);
+    return dir;
+  };
 
   const client = () =>
     createPostgresClient({ url: cut.urlFor(serviceUrls().database), max: 2, connectionTimeoutMs: 500 });
@@ -49,7 +59,7 @@ describe(`${DecisionLog.name} on a real Postgres behind a fault proxy`, () => {
   }
 
   it('keeps decisions it could not write before stopping, and writes them on the next start', async () => {
-    const spoolDir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
+    const spoolDir = newSpoolDir();
     const ids = Array.from({ length: 25 }, () => randomUUID());
     const firstSql = client();
     const first = await DecisionLog.open(firstSql, { spoolDir, closeTimeoutMs: 300, flushIntervalMs: 10 });
@@ -75,7 +85,7 @@ describe(`${DecisionLog.name} on a real Postgres behind a fault proxy`, () => {
   }, 40_000);
 
   it('opens while Postgres is away, holds the decisions, and writes them once it is back', async () => {
-    const spoolDir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
+    const spoolDir = newSpoolDir();
     const ids = Array.from({ length: 10 }, () => randomUUID());
     cut.cut();
     const sql = client();
@@ -103,7 +113,7 @@ describe(`${DecisionLog.name} on a real Postgres behind a fault proxy`, () => {
   }, 40_000);
 
   it('refuses a decision with OVERLOADED when the buffer is full, and spools only the accepted ones', async () => {
-    const spoolDir = mkdtempSync(path.join(tmpdir(), 'decisions-spool-'));
+    const spoolDir = newSpoolDir();
     const sql = client();
     const log = await DecisionLog.open(sql, { spoolDir, maxBuffer: 2, closeTimeoutMs: 300 });
     cut.cut();

@@ -1,9 +1,8 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type SqlClient, createPostgresClient } from '@regatta/db';
 import { TcpFaultProxy, eventually, serviceUrls, uniqueName } from '@regatta/testing';
+import { tempDir } from '../testing/harness.js';
 import { type UsageRow, UsageLedger } from './ledger.js';
 
 function row(id: string): UsageRow {
@@ -74,7 +73,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
 
   it('records every request exactly once when Postgres is cut off mid-run and restored', async () => {
     const table = uniqueName('llm_usage');
-    const { client, ledger } = open(table, mkdtempSync(path.join(tmpdir(), 'llm-spool-')));
+    const { client, ledger } = open(table, tempDir('llm-spool-'));
     await ledger.ready;
     for (let i = 0; i < 50; i++) ledger.record(row(`req-${i}`));
     await new Promise((r) => setTimeout(r, 50));
@@ -93,7 +92,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
 
   it('keeps rows it could not write before stopping, and writes them on the next start', async () => {
     const table = uniqueName('llm_usage');
-    const spool = mkdtempSync(path.join(tmpdir(), 'llm-spool-'));
+    const spool = tempDir('llm-spool-');
     const first = open(table, spool, 300);
     await first.ledger.ready;
     cut.cut();
@@ -114,7 +113,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
 
   it('writes the rows a full buffer spooled during an outage once Postgres is back, without a restart', async () => {
     const table = uniqueName('llm_usage');
-    const spool = mkdtempSync(path.join(tmpdir(), 'llm-spool-'));
+    const spool = tempDir('llm-spool-');
     const { client, ledger } = open(table, spool, 5_000, 5, 100);
     await ledger.ready;
     cut.cut();
@@ -136,7 +135,7 @@ describe(`${UsageLedger.name} on a real Postgres behind a fault proxy`, () => {
 
   it('spools the rows a full buffer turns away during an outage, and writes them on the next start', async () => {
     const table = uniqueName('llm_usage');
-    const spool = mkdtempSync(path.join(tmpdir(), 'llm-spool-'));
+    const spool = tempDir('llm-spool-');
     const first = open(table, spool, 300, 5);
     await first.ledger.ready;
     cut.cut();

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '@regatta/config';
@@ -21,9 +22,22 @@ export function fakeRouting(url: string, extra: Record<string, unknown> = {}): R
   };
 }
 
+/** Temporary directories made by the current test file, removed after its tests. */
+const temporary: string[] = [];
+afterAll(() => {
+  for (const dir of temporary.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary directory that is removed after the current test file's tests. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  temporary.push(dir);
+  return dir;
+}
+
 /** Writes `routing` to a temporary file and returns its path. */
 export function routingFile(routing: Record<string, unknown>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'llm-routing-'));
+  const dir = tempDir('llm-routing-');
   const file = path.join(dir, 'routing.json');
   writeFileSync(file, JSON.stringify(routing));
   return file;
