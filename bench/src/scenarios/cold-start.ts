@@ -4,12 +4,11 @@
 // and 4 MB of weights), each started --runs times; medians with the range.
 // Usage: pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/cold-start.js [--runs 5]
 //          [--workers N] [--hidden 1024,1024]
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '@regatta/fleet';
+import { PrivateServer } from '@regatta/testing';
 import { repoRoot, table, updateDocs, writeResult } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 import { startInferenceService, stopInferenceService, wideModelTools } from '../lib/inference-service.js';
@@ -37,12 +36,9 @@ const wide = await wideModelTools();
 const wideFile = wide.writeWideModel(wideDir, 'wide', { inputs: COLS, hidden: HIDDEN, seed: 7 });
 const fraudDir = path.join(repoRoot, 'apps/inference/models');
 
-const natsPort = await freePort();
-const natsServer: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], {
-  stdio: 'ignore',
-});
-undo.push('the private nats-server', () => natsServer.kill('SIGTERM'));
-const natsUrl = `nats://127.0.0.1:${natsPort}`;
+const nats = await PrivateServer.start('nats');
+undo.push('the private nats-server', () => nats.kill());
+const natsUrl = nats.url;
 
 interface Start {
   /** Spawn until /ready answers 200 (Node start, module loading, NATS connect, engine start). */

@@ -43,6 +43,7 @@ import {
 import { FeaturesService } from '@regatta/features';
 import { DistributedFleet, freePort } from '@regatta/fleet';
 import { NatsBus, RpcClient, decodeJson, encodeJson } from '@regatta/transport';
+import { PrivateServer } from '@regatta/testing';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { cpuSeconds } from '../lib/cpu.js';
@@ -144,12 +145,9 @@ for (const view of VIEWS) {
 // The features service as its own process over a private NATS (the shared one may carry other runs' replicas
 // of the same queue group), on Redis, with the Feast HTTP API on a free port.
 
-const natsPort = await freePort();
-const natsServer: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], {
-  stdio: 'ignore',
-});
-undo.push('the private nats-server', () => natsServer.kill('SIGTERM'));
-const natsUrl = `nats://127.0.0.1:${natsPort}`;
+const nats = await PrivateServer.start('nats');
+undo.push('the private nats-server', () => nats.kill());
+const natsUrl = nats.url;
 const feastPort = await freePort();
 // The gateway keeps its key store and decision log in a directory of its own; its rate limit is far above
 // the bench's rates, so no request is refused.

@@ -21,8 +21,8 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { connect } from '@nats-io/transport-node';
 import { INFERENCE } from '@regatta/contracts';
-import { freePort } from '@regatta/fleet';
 import { STATUS_HEADER } from '@regatta/transport';
+import { PrivateServer } from '@regatta/testing';
 import { cpuSeconds } from '../lib/cpu.js';
 import { repoRoot, table, updateDocs, writeResult } from '../lib/report.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
@@ -350,15 +350,13 @@ async function measure(
 // ---------------------------------------------------------------------------------------------
 
 const loadBefore = loadavg();
-let natsServer: ChildProcess | undefined;
+let natsServer: PrivateServer | undefined;
 let natsUrl = process.env.NATS_URL;
 if (!natsUrl) {
-  const port = await freePort();
-  const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  undo.push('the private nats-server', () => server.kill('SIGTERM'));
+  const server = await PrivateServer.start('nats');
+  undo.push('the private nats-server', () => server.kill());
   natsServer = server;
-  natsUrl = `nats://127.0.0.1:${port}`;
-  await sleep(300);
+  natsUrl = server.url;
 }
 const nc = await connect({ servers: natsUrl, noAsyncTraces: true, name: 'bench-inference' });
 undo.push('the NATS connection', () => !nc.isClosed() && nc.drain());

@@ -76,6 +76,11 @@ export class PrivateServer {
     return `${this.kind}://127.0.0.1:${this.port}`;
   }
 
+  /** The server's process id while it runs (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined;
   }

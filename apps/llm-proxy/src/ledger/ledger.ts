@@ -1,11 +1,11 @@
 import {
+  BackgroundSchema,
   type Migration,
   SpooledWriter,
   type SqlClient,
   WriteBehindWriter,
   type WriterHealth,
   quoteIdent,
-  BackgroundSchema,
 } from '@regatta/db';
 import { createLogger, type Logger } from '@regatta/telemetry';
 
