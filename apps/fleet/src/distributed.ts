@@ -48,7 +48,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(url: string, deadline: number, proc: FleetProcess): Promise<void> {
+/**
+ * Polls `url` until it answers 200 (and, with `accept`, until its JSON body passes it), the process
+ * exits, or the deadline passes.
+ */
+async function waitReady(
+  url: string,
+  deadline: number,
+  proc: FleetProcess,
+  accept?: (body: unknown) => boolean,
+): Promise<void> {
   let exitCode: number | null | undefined;
   void proc.exited.then((c) => (exitCode = c));
   for (;;) {
@@ -59,7 +68,7 @@ async function waitReady(url: string, deadline: number, proc: FleetProcess): Pro
     }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
+      if (res.ok && (!accept || accept(await res.json()))) return;
     } catch {
       // not listening yet
     }
@@ -67,6 +76,11 @@ async function waitReady(url: string, deadline: number, proc: FleetProcess): Pro
       throw new Error(`${proc.service}#${proc.index} not ready at ${url}:\n${tail(proc.logFile)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function nothingDown(body: unknown): boolean {
+  const checks = (body as { checks?: Record<string, { status?: string }> }).checks ?? {};
+  return Object.values(checks).every((check) => check.status !== 'down');
 }
 
 function tail(file: string, lines = 20): string {
@@ -157,7 +171,9 @@ export class DistributedFleet {
     }
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
     const gateway = this.processes.find((p) => p.service === 'gateway');
-    if (gateway) await waitReady(`${this.gatewayUrl}/ready`, deadline, gateway);
+    // The gateway's /ready is gated by its own NATS connection only; the fleet is up once the gateway
+    // also sees every service and dependency it reports.
+    if (gateway) await waitReady(`${this.gatewayUrl}/ready`, deadline, gateway, nothingDown);
   }
 
   /** Sends `signal` to one process and resolves with its exit code. */

@@ -93,7 +93,7 @@ function randomBody(rng: Rng): Buffer {
 }
 
 // Paths that exist (with their schemas), unknown and hostile ones. Not fuzzed: routes whose job is
-// a 5xx (/v1/probe/boom fails on purpose, /ready is 503 without the services, calls to services).
+// a 5xx (/v1/probe/boom fails on purpose, calls to services).
 function randomPath(rng: Rng): string {
   switch (rng.int(8)) {
     case 0:

@@ -57,7 +57,7 @@ describe('gateway on Postgres and Redis', () => {
     await eventually(async () => (await checks())['rate-limits']?.status === 'ok', 'shared rate limits');
     const ready = await checks();
     expect(ready.database).toMatchObject({ status: 'ok' });
-    expect(ready['rate-limits']).toEqual({ status: 'ok' });
+    expect(ready['rate-limits']).toEqual({ status: 'ok', gates_readiness: false });
   });
 
   it('accepts a key created on one replica on the other, and limits it across both', async () => {
@@ -106,7 +106,7 @@ describe('gateway on Postgres and Redis', () => {
 });
 
 describe('gateway started while Postgres is away', () => {
-  it('starts, says so in /ready, answers 503 for what needs the database, and recovers without a restart', async () => {
+  it('starts, stays ready and says why in /ready, answers 503 for what needs the database, and recovers without a restart', async () => {
     const proxy = await TcpFaultProxy.forUrl(SHARED.database).start();
     proxy.cut();
     const bus = new InProcessBus();
@@ -123,10 +123,15 @@ describe('gateway started while Postgres is away', () => {
     try {
       gateway = await createGateway({ bus, config, port: 0, controllers: [ProbeController] });
 
+      // Postgres is shared by every replica: draining them all would also stop what still works.
       const down = await call(gateway, '/ready');
-      expect(down.status).toBe(503);
+      expect(down.status).toBe(200);
+      expect(down.body).toMatchObject({ ready: true, status: 'down' });
       const checks = (down.body as unknown as HealthReply).checks;
-      expect(checks.database).toMatchObject({ status: 'down' });
+      expect(checks.nats).toEqual({ status: 'ok', detail: 'in-process bus' });
+      // No downstream service runs here either: reported, not gating.
+      expect(checks.features).toMatchObject({ status: 'down', gates_readiness: false });
+      expect(checks.database).toMatchObject({ status: 'down', gates_readiness: false });
       expect(checks['api-keys']!.status).toBe('down');
       expect(checks['api-keys']!.detail).toMatch(/^schema not applied yet after \d+ attempts?: /);
       expect(checks['decision-log']!.status).toBe('degraded');
@@ -148,7 +153,7 @@ describe('gateway started while Postgres is away', () => {
 
       proxy.restore();
       const running = gateway;
-      // Its own checks recover; the downstream services (not run here) keep /ready itself at 503.
+      // Its own checks recover; the downstream services (not run here) stay down in the report.
       const recovered = async () => {
         const { checks: now } = (await call(running, '/ready')).body as unknown as HealthReply;
         return ['database', 'api-keys', 'decision-log'].every((name) => now[name]?.status === 'ok');

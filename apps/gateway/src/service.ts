@@ -182,20 +182,25 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     const limiter = new RateLimiter({ redis });
     const catalog = new RouteCatalog();
 
+    // Only the replica's own NATS connection gates readiness. The database and the downstream services
+    // are shared by every replica: when one is down, draining all replicas would also take away what
+    // still works (the admin key, cached tenant keys, routes of the other services), so they are
+    // reported, and routes that need them answer 503 UNAVAILABLE saying why.
+    const shared = { gatesReadiness: false };
     const health = new HealthRegistry(GATEWAY_SERVICE);
     health.add('nats', () => bus.health());
     if (sql) {
       const db = sql;
-      health.add('database', () => db.health());
+      health.add('database', () => db.health(), shared);
     }
     if (sqlKeyStore) {
       const store = sqlKeyStore;
-      health.add('api-keys', () => store.schemaHealth());
+      health.add('api-keys', () => store.schemaHealth(), shared);
     }
-    health.add('rate-limits', () => limiter.status());
-    if (decisions) health.add('decision-log', () => decisions.log.health());
+    health.add('rate-limits', () => limiter.status(), shared);
+    if (decisions) health.add('decision-log', () => decisions.log.health(), shared);
     for (const service of ['inference', 'features', 'llm-proxy'] as const)
-      health.add(service, () => downstreamCheck(client, service));
+      health.add(service, () => downstreamCheck(client, service), shared);
 
     const adapter = new FastifyAdapter({
       bodyLimit: config.BODY_LIMIT_BYTES,

@@ -8,8 +8,16 @@ export type ServiceName = z.infer<typeof ServiceName>;
 export const CheckStatus = z.enum(['ok', 'degraded', 'down']);
 export type CheckStatus = z.infer<typeof CheckStatus>;
 
-/** One dependency's state, e.g. `redis: {status: 'degraded', detail: 'in-process cache only'}`. */
-export const DependencyCheck = z.object({ status: CheckStatus, detail: z.string().optional() });
+/**
+ * One dependency's state, e.g. `redis: {status: 'degraded', detail: 'in-process cache only'}`.
+ * `gates_readiness: false` marks a dependency every replica shares (a database, another service): it is
+ * reported, but being down does not take the replica out of traffic, since no other replica could do better.
+ */
+export const DependencyCheck = z.object({
+  status: CheckStatus,
+  detail: z.string().optional(),
+  gates_readiness: z.boolean().optional(),
+});
 export type DependencyCheck = z.infer<typeof DependencyCheck>;
 
 export const HealthReply = z.object({

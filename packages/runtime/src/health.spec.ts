@@ -32,6 +32,34 @@ describe(HealthRegistry.name, () => {
       expect(await health.report()).toMatchObject({ status: 'down', ready: false });
     });
 
+    it('reports a shared dependency that is down without taking the replica out of traffic', async () => {
+      let database: 'ok' | 'down' = 'down';
+      let nats: 'ok' | 'down' = 'ok';
+      const health = new HealthRegistry('gateway')
+        .add('nats', () => ({ status: nats }))
+        .add('database', () => ({ status: database, detail: 'connection refused' }), {
+          gatesReadiness: false,
+        })
+        .add('inference', () => Promise.reject(new Error('no responders')), { gatesReadiness: false });
+      health.setReady();
+      expect(await health.report()).toMatchObject({
+        status: 'down',
+        ready: true,
+        checks: {
+          nats: { status: 'ok' },
+          database: { status: 'down', detail: 'connection refused', gates_readiness: false },
+          inference: { status: 'down', detail: 'no responders', gates_readiness: false },
+        },
+      });
+      expect((await health.report()).checks.nats).not.toHaveProperty('gates_readiness');
+      // A check that gates readiness still does.
+      nats = 'down';
+      expect((await health.report()).ready).toBe(false);
+      nats = 'ok';
+      database = 'ok';
+      expect(await health.report()).toMatchObject({ status: 'down', ready: true });
+    });
+
     it('reports a check that throws as down with its message', async () => {
       const health = new HealthRegistry('llm-proxy').add('database', () =>
         Promise.reject(new Error('connection refused')),

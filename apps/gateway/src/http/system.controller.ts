@@ -28,7 +28,11 @@ export class SystemController {
     return { status: 'ok', service: 'gateway', instance: this.health.instance };
   }
 
-  /** Readiness: NATS, the key store and every downstream service; Redis down is `degraded`, not unready. */
+  /**
+   * Readiness: 503 only when this replica cannot serve (not started, or its NATS connection down). The
+   * database, Redis and the downstream services are reported in the body (`gates_readiness: false`),
+   * since every replica shares them.
+   */
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     const report = await this.health.report();
