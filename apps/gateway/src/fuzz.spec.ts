@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
+import { type Prng, prng } from '@regatta/testing';
 import { InProcessBus } from '@regatta/transport';
 import { ProbeController, serveProbe } from './testing/probe.js';
 import { TEST_ADMIN_KEY, type TestGateway, startTestGateway } from './testing/harness.js';
@@ -8,21 +9,7 @@ const REQUESTS = 3_000;
 const CONCURRENCY = 16;
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_127);
 
-/** A small deterministic PRNG, so a failing run can be replayed with FUZZ_SEED. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof prng>;
+type Rng = Prng;
 
 const bytes = (rng: Rng, n: number) => Buffer.from(Array.from({ length: n }, () => rng.int(256)));
 const text = (rng: Rng, n: number, alphabet: string) =>

@@ -1,0 +1,512 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Prng, freePort, prng } from '@regatta/testing';
+import { type EmbeddedFleet, startEmbeddedFleet } from './embedded.js';
+
+/**
+ * Structure-aware fuzzing of every public route that takes a body, on the real services (the embedded
+ * fleet: gateway, inference with the demo model, features on SQLite, llm-proxy, all in one process).
+ * Each case is a valid request with one to three mutations (a value swapped for a hostile one, a key
+ * dropped or added, an array emptied or blown up, a name changed, the JSON cut short). Whatever comes
+ * in, the answer is a 2xx or a 4xx with a body that says what was wrong: never a 5xx, never a hang.
+ * Afterwards every valid request still works. Replay a failure with FUZZ_SEED.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const ADMIN_KEY = 'rg_fuzz_test_admin_key_0123456789abcdefg';
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_128);
+const CASES_PER_SEED = Number(process.env.FUZZ_CASES ?? 250);
+const CONCURRENCY = 8;
+
+type Rng = Prng;
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const TRANSACTION = [84.5, 14, 1, 0, 0, 0, 3, 61.2, 20.4, 812, 0, 2, 0.004, 55.1, 0.3];
+
+interface Seed {
+  name: string;
+  server: 'gateway' | 'feast';
+  path: string;
+  body: Json;
+}
+
+const SEEDS: Seed[] = [
+  {
+    name: 'decision',
+    server: 'gateway',
+    path: '/v1/decisions',
+    body: {
+      flow: 'fraud',
+      entities: { customer_id: 'c0001', merchant_id: 'm001' },
+      context: { amount: 950, hour_of_day: 3, is_online: true, country_mismatch: true, new_device: true },
+      explain: true,
+    },
+  },
+  { name: 'predict rows', server: 'gateway', path: '/v1/predict/fraud', body: { rows: [TRANSACTION] } },
+  {
+    name: 'predict named',
+    server: 'gateway',
+    path: '/v1/predict/fraud',
+    body: {
+      rows: [
+        {
+          amount: 12.5,
+          hour_of_day: 9,
+          is_online: 0,
+          country_mismatch: 0,
+          new_device: 0,
+          txn_count_1h: 1,
+          txn_count_24h: 4,
+          avg_amount_30d: 40,
+          amount_std_30d: 9,
+          account_age_days: 900,
+          chargeback_count_90d: 0,
+          distinct_merchants_24h: 2,
+          merchant_fraud_rate_90d: 0.01,
+          merchant_avg_amount: 30,
+          merchant_category_risk: 0.2,
+        },
+      ],
+      version: 1,
+    },
+  },
+  {
+    name: 'kserve infer',
+    server: 'gateway',
+    path: '/v2/models/fraud/infer',
+    body: {
+      id: 'fuzz',
+      inputs: [
+        { name: 'features', shape: [2, 15], datatype: 'FP32', data: [...TRANSACTION, ...TRANSACTION] },
+      ],
+    },
+  },
+  {
+    name: 'features by service',
+    server: 'gateway',
+    path: '/v1/features',
+    body: {
+      feature_service: 'fraud_features',
+      entities: { customer_id: ['c0001', 'c0002'], merchant_id: ['m001', 'm002'] },
+    },
+  },
+  {
+    name: 'features by refs',
+    server: 'gateway',
+    path: '/v1/features',
+    body: {
+      features: ['customer_stats:txn_count_1h', 'customer_stats:avg_amount_30d'],
+      entities: { customer_id: ['c0001'] },
+      full_feature_names: true,
+    },
+  },
+  {
+    name: 'chat',
+    server: 'gateway',
+    path: '/v1/chat/completions',
+    body: { model: 'mock-gpt', messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 },
+  },
+  {
+    name: 'create key',
+    server: 'gateway',
+    path: '/v1/admin/keys',
+    body: { tenant: 'fuzz', scopes: ['predict', 'features:read'] },
+  },
+  {
+    name: 'feast get',
+    server: 'feast',
+    path: '/get-online-features',
+    body: {
+      features: ['customer_stats:txn_count_1h', 'merchant_risk:merchant_fraud_rate_90d'],
+      entities: { customer_id: ['c0001', 'c0003'], merchant_id: ['m001', 'm003'] },
+    },
+  },
+  {
+    name: 'feast get service',
+    server: 'feast',
+    path: '/get-online-features',
+    body: { feature_service: 'fraud_features', entities: { customer_id: ['c0001'], merchant_id: ['m001'] } },
+  },
+  {
+    name: 'feast push',
+    server: 'feast',
+    path: '/push',
+    body: {
+      push_source_name: 'customer_stats_push',
+      df: {
+        customer_id: ['fuzz_c1'],
+        txn_count_1h: [3],
+        txn_count_24h: [9],
+        avg_amount_30d: [42.5],
+        amount_std_30d: [3.25],
+        account_age_days: [100],
+        chargeback_count_90d: [0],
+        distinct_merchants_24h: [2],
+        event_timestamp: ['2026-11-28T00:00:00Z'],
+      },
+      to: 'online',
+    },
+  },
+  {
+    name: 'feast write',
+    server: 'feast',
+    path: '/write-to-online-store',
+    body: {
+      feature_view_name: 'merchant_risk',
+      df: {
+        merchant_id: ['fuzz_m1'],
+        merchant_fraud_rate_90d: [0.02],
+        merchant_avg_amount: [50],
+        merchant_category_risk: [0.4],
+        event_timestamp: ['2026-11-28T00:00:00Z'],
+      },
+    },
+  },
+];
+
+const HOSTILE: readonly Json[] = [
+  null,
+  true,
+  false,
+  0,
+  -1,
+  -0.5,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  4_294_967_297,
+  '',
+  '0',
+  'NaN',
+  'Infinity',
+  '1e999',
+  '-',
+  '\u0000',
+  '\ud800',
+  '😀'.repeat(50),
+  'x'.repeat(5_000),
+  '__proto__',
+  'constructor',
+  [],
+  [[]],
+  [null],
+  {},
+  // An own `__proto__` key, as a JSON body carries it (an object literal would set the prototype).
+  JSON.parse('{"__proto__": {"polluted": true}}') as Json,
+  { constructor: { prototype: { polluted: true } } },
+  { toString: 1, valueOf: 'x', hasOwnProperty: null },
+];
+
+/** Names a request can carry, changed into ones the fleet does not know (or odd ones). */
+const RENAMES: readonly string[] = [
+  'nope',
+  'customer_stats:nope',
+  'nope:txn_count_1h',
+  'customer_stats',
+  ':',
+  '',
+  'c'.repeat(300),
+  'FP64',
+  'INT8',
+  'BYTES',
+  'system',
+  'tool',
+  'offline',
+  'online_and_offline',
+  'mock-gpt-unknown',
+  '../../etc/passwd',
+];
+
+function deepNest(depth: number): Json {
+  let v: Json = 1;
+  for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
+  return v;
+}
+
+/** Every (parent, key) pair of a JSON tree, the root excluded. */
+function slots(root: Json): Array<{ parent: Json[] | { [k: string]: Json }; key: string | number }> {
+  const out: Array<{ parent: Json[] | { [k: string]: Json }; key: string | number }> = [];
+  const walk = (node: Json) => {
+    if (Array.isArray(node)) {
+      node.forEach((child, i) => {
+        out.push({ parent: node, key: i });
+        walk(child);
+      });
+    } else if (node !== null && typeof node === 'object') {
+      for (const [k, child] of Object.entries(node)) {
+        out.push({ parent: node, key: k });
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function mutate(rng: Rng, body: Json): Json {
+  const all = slots(body);
+  if (all.length === 0) return rng.pick(HOSTILE);
+  const { parent, key } = rng.pick(all);
+  const get = () => (parent as Record<string | number, Json>)[key]!;
+  const set = (v: Json) => ((parent as Record<string | number, Json>)[key] = v);
+  const value = get();
+  switch (rng.int(9)) {
+    case 0:
+      set(rng.pick(HOSTILE));
+      break;
+    case 1:
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete parent[key as string];
+      break;
+    case 2:
+      if (!Array.isArray(parent))
+        parent[rng.pick(['extra', 'rows', 'data', 'model', 'id', ''])] = rng.pick(HOSTILE);
+      else parent.push(rng.pick(HOSTILE));
+      break;
+    case 3:
+      // A type swap: numbers become strings and the other way round.
+      if (typeof value === 'number') set(String(value));
+      else if (typeof value === 'string') set(Number(value) || value.length);
+      else if (typeof value === 'boolean') set(value ? 1 : 'true');
+      else set(JSON.stringify(value));
+      break;
+    case 4:
+      if (Array.isArray(value))
+        set(rng.next() < 0.3 ? [] : Array.from({ length: rng.pick([2, 257, 3_000]) }, () => value[0] ?? 1));
+      else set([value]);
+      break;
+    case 5:
+      if (typeof value === 'string') set(rng.pick(RENAMES));
+      else set(deepNest(rng.pick([3, 40, 2_000])));
+      break;
+    case 6:
+      if (typeof value === 'number')
+        set(rng.pick([0, -1, 1e-320, 1e308, -0, 2 ** 31, 0.1 + 0.2, 15, 16, 30]));
+      else set(rng.pick(HOSTILE));
+      break;
+    case 7:
+      // An object turned into an array of its values, or an array into an object of its indices.
+      if (Array.isArray(value)) set(Object.fromEntries(value.map((v, i) => [String(i), v])));
+      else if (value !== null && typeof value === 'object') set(Object.values(value));
+      else set({ value });
+      break;
+    default:
+      if (Array.isArray(parent) && parent.length > 1) parent.reverse();
+      else set(rng.pick(HOSTILE));
+  }
+  return body;
+}
+
+/** The bytes of one case: usually JSON, sometimes cut short or with a stray byte. */
+function render(rng: Rng, body: Json): { text: string; contentType: string } {
+  const text = JSON.stringify(body);
+  const roll = rng.int(20);
+  if (roll === 0) return { text: text.slice(0, rng.int(text.length)), contentType: 'application/json' };
+  if (roll === 1) {
+    const at = rng.int(text.length);
+    return {
+      text: `${text.slice(0, at)}${rng.pick(['{', '"', '\\', ',', ']', '\u0000'])}${text.slice(at)}`,
+      contentType: 'application/json',
+    };
+  }
+  if (roll === 2) return { text, contentType: rng.pick(['text/plain', 'application/x-www-form-urlencoded']) };
+  return { text, contentType: 'application/json' };
+}
+
+/**
+ * Whether an error body says what was wrong: the gateway's `{error: {code, message}}`, the Open
+ * Inference Protocol's `{error: "<message>"}` (the KServe v2 routes), Feast's
+ * `{detail: ...}` for malformed bodies, or Feast's error detail (a JSON string holding
+ * `{module, class, message}`, as Feast's Python server sends it).
+ */
+function saysWhatWasWrong(text: string): boolean {
+  try {
+    let parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'string') parsed = JSON.parse(parsed);
+    const body = parsed as {
+      error?: { code?: unknown; message?: unknown };
+      detail?: unknown;
+      message?: unknown;
+    };
+    const nonEmpty = (v: unknown) => typeof v === 'string' && v.length > 0;
+    return (
+      (nonEmpty(body.error?.code) && nonEmpty(body.error?.message)) ||
+      nonEmpty(body.error) ||
+      nonEmpty(body.message) ||
+      (body.detail !== undefined && JSON.stringify(body.detail).length > 2)
+    );
+  } catch {
+    return false;
+  }
+}
+
+interface Outcome {
+  seed: string;
+  status: number;
+  body: string;
+  sent: string;
+}
+
+describe('fuzzing the routes of the running fleet', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'regatta-fuzz-'));
+  const cwd = process.cwd();
+  let fleet: EmbeddedFleet;
+  let feastUrl: string;
+
+  beforeAll(async () => {
+    // The fleet's defaults (models, feature repository) are relative to the repository root.
+    process.chdir(ROOT);
+    const feastPort = await freePort();
+    fleet = await startEmbeddedFleet(
+      {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ENVIRONMENT: 'test',
+        LOG_LEVEL: 'error',
+        REGATTA_DATA_DIR: dataDir,
+        REGATTA_ADMIN_KEY: ADMIN_KEY,
+        INFERENCE_WORKERS: '1',
+        // The demo store goes to the data directory, not into the committed repository.
+        FEATURES_ONLINE_STORE: 'sqlite',
+        FEAST_HTTP_PORT: String(feastPort),
+        FEAST_HTTP_HOST: '127.0.0.1',
+        RATE_LIMIT_PER_S: '100000',
+        RATE_LIMIT_BURST: '100000',
+      },
+      0,
+    );
+    feastUrl = `http://127.0.0.1:${feastPort}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    await fleet?.stop();
+    process.chdir(cwd);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const url = (seed: Seed) => `${seed.server === 'gateway' ? fleet.url : feastUrl}${seed.path}`;
+
+  async function send(
+    seed: Seed,
+    text: string,
+    contentType: string,
+  ): Promise<{ status: number; body: string }> {
+    const res = await fetch(url(seed), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': contentType },
+      body: text,
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** The seeds a request fails for, with what came back. */
+  async function failingSeeds(): Promise<Array<{ seed: string; status: number; body: string }>> {
+    const failing = [];
+    for (const seed of SEEDS) {
+      const res = await send(seed, JSON.stringify(seed.body), 'application/json');
+      if (res.status >= 300)
+        failing.push({ seed: seed.name, status: res.status, body: res.body.slice(0, 300) });
+    }
+    return failing;
+  }
+
+  it('accepts every seed request as it is', async () => {
+    expect(await failingSeeds()).toEqual([]);
+  }, 60_000);
+
+  it('answers mutated requests with a 2xx or a 4xx that says what was wrong, never a 5xx', async () => {
+    const rng = prng(SEED);
+    const cases: Array<{ seed: Seed; text: string; contentType: string }> = [];
+    for (const seed of SEEDS) {
+      for (let i = 0; i < CASES_PER_SEED; i++) {
+        let body = structuredClone(seed.body);
+        for (let m = 1 + rng.int(3); m > 0; m--) body = mutate(rng, body);
+        cases.push({ seed, ...render(rng, body) });
+      }
+    }
+    const bad: Outcome[] = [];
+    const statuses = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < cases.length) {
+          const c = cases[next++]!;
+          const res = await send(c.seed, c.text, c.contentType);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          const explained = res.status < 300 || saysWhatWasWrong(res.body);
+          if (res.status >= 500 || !explained)
+            bad.push({
+              seed: c.seed.name,
+              status: res.status,
+              body: res.body.slice(0, 300),
+              sent: c.text.slice(0, 300),
+            });
+        }
+      }),
+    );
+    // Most cases must be refused, or the mutations are not reaching the checks.
+    const refused = [...statuses].filter(([s]) => s >= 400).reduce((n, [, k]) => n + k, 0);
+    expect(refused).toBeGreaterThan(cases.length / 3);
+    expect(bad).toEqual([]);
+  }, 600_000);
+
+  it('answers odd names in paths with a 4xx that says what was wrong', async () => {
+    const rng = prng(SEED + 1);
+    const names = [
+      ...RENAMES,
+      '0',
+      '-1',
+      '1.5',
+      '99999999999999999999',
+      '%00',
+      '%ZZ',
+      '..%2F..',
+      'fraud%20',
+      'x'.repeat(2_000),
+    ];
+    const routes: Array<[string, (name: string) => string]> = [
+      ['GET', (n) => `/v2/models/${n}`],
+      ['GET', (n) => `/v2/models/fraud/versions/${n}`],
+      ['GET', (n) => `/v2/models/${n}/ready`],
+      ['POST', (n) => `/v2/models/fraud/versions/${n}/infer`],
+      ['POST', (n) => `/v1/predict/${n}`],
+      ['GET', (n) => `/v1/decisions/${n}`],
+      ['GET', (n) => `/v1/admin/keys/${n}`],
+      ['DELETE', (n) => `/v1/admin/keys/${n}`],
+      ['GET', (n) => `/v1/fleet/${n}`],
+    ];
+    const bad: Outcome[] = [];
+    for (let i = 0; i < 300; i++) {
+      const [method, route] = rng.pick(routes);
+      const name = rng.pick(names);
+      const target = route(name.startsWith('%') || name.includes('%2F') ? name : encodeURIComponent(name));
+      const res = await fetch(`${fleet.url}${target}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        ...(method === 'POST' && { body: JSON.stringify(SEEDS[3]!.body) }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const body = await res.text();
+      if (res.status >= 500 || (res.status >= 300 && !saysWhatWasWrong(body)))
+        bad.push({
+          seed: `${method} ${target.slice(0, 120)}`,
+          status: res.status,
+          body: body.slice(0, 300),
+          sent: '',
+        });
+    }
+    expect(bad).toEqual([]);
+  }, 120_000);
+
+  it('still serves every seed request afterwards, and reports itself ready', async () => {
+    expect(await failingSeeds()).toEqual([]);
+    // The fleet runs in this process: no body reached Object.prototype.
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    const ready = await fetch(`${fleet.url}/ready`);
+    expect(ready.status).toBe(200);
+  }, 60_000);
+});
