@@ -37,6 +37,8 @@ export interface InferenceProcessOptions {
   workers: number;
   /** More environment (batching knobs). */
   env?: Record<string, string>;
+  /** Node.js flags for the service process (`--cpu-prof`, say). */
+  nodeArgs?: string[];
   /** How often /ready is asked while it starts. */
   pollMs?: number;
   /** Kills the process if the run ends before it is stopped. */
@@ -48,7 +50,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Spawns apps/inference/dist/main.js (prediction cache off) and resolves once it answers /ready. */
 export async function startInferenceService(options: InferenceProcessOptions): Promise<InferenceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'apps/inference/dist/main.js')], {
+  const main = path.join(repoRoot, 'apps/inference/dist/main.js');
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -32,6 +32,7 @@ import {
   stopInferenceService,
   wideModelTools,
 } from '../lib/inference-service.js';
+import { ReplyMux } from '../lib/reply-mux.js';
 import { Undo } from '../lib/undo.js';
 
 const { values } = parseArgs({
@@ -43,8 +44,15 @@ const { values } = parseArgs({
     hidden: { type: 'string', default: '1024,1024' },
     /** Inference worker threads of the service; cores − 1 (the service's own default) when omitted. */
     workers: { type: 'string' },
+    /**
+     * How the callers send: `mux` (default) through a ReplyMux (one reply subscription, no timer per
+     * request), `request` through nats.js's own `nc.request` (a promise chain and a timer per request).
+     */
+    requester: { type: 'string', default: 'mux' },
   },
 });
+if (values.requester !== 'mux' && values.requester !== 'request')
+  throw new Error('--requester is mux or request');
 if (values.model !== 'fraud' && values.model !== 'wide') throw new Error('--model is fraud or wide');
 const MODEL = values.model;
 const levels = values.callers.split(',').map(Number);
@@ -277,13 +285,15 @@ async function measure(
   let measuring = false;
   let stop = false;
   let next = 0;
-  const caller = async () => {
+  const caller = async (id: number) => {
     while (!stop) {
       const payload = payloads[next++ % payloads.length]!;
       const counted = measuring;
       const t0 = performance.now();
       try {
-        const reply = await nc.request(INFERENCE.predict.subject, payload, { timeout: 5_000 });
+        const reply = mux
+          ? await mux.request(id, INFERENCE.predict.subject, payload)
+          : await nc.request(INFERENCE.predict.subject, payload, { timeout: 5_000 });
         if (reply.headers?.get(STATUS_HEADER) === 'error')
           throw new Error(new TextDecoder().decode(reply.data));
         if (counted && measuring) {
@@ -298,7 +308,7 @@ async function measure(
       }
     }
   };
-  const running = Array.from({ length: callers }, caller);
+  const running = Array.from({ length: callers }, (_, id) => caller(id));
   await sleep(warmupS * 1000);
   const before = service && (await scrape(service.port));
   probe.send('reset');
@@ -360,6 +370,8 @@ if (!natsUrl) {
 }
 const nc = await connect({ servers: natsUrl, noAsyncTraces: true, name: 'bench-inference' });
 undo.push('the NATS connection', () => !nc.isClosed() && nc.drain());
+const mux = values.requester === 'mux' ? new ReplyMux(nc) : undefined;
+if (mux) undo.push('the reply subscription', () => mux.close());
 const probe = fork(path.join(repoRoot, 'bench/dist/scenarios/lag-probe.js'), [], { stdio: 'inherit' });
 undo.push('the lag probe', () => probe.connected && probe.disconnect());
 await once(probe, 'message');
@@ -386,6 +398,8 @@ for (const [mode, maxBatchRows] of [
     repository: MODEL_DIR,
     workers: WORKERS,
     env: { INFERENCE_MAX_BATCH_ROWS: maxBatchRows },
+    // e.g. BENCH_SERVICE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the service under this load.
+    nodeArgs: process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean),
     undo,
   });
   serviceReply ??= (await nc.request(INFERENCE.predict.subject, payloads[0], { timeout: 5_000 })).data;
