@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Prng, freePort, prng } from '@regatta/testing';
+import { freePort, prng } from '@regatta/testing';
 import { type EmbeddedFleet, startEmbeddedFleet } from './embedded.js';
+import { type Json, RENAMES, mutate, render } from './testing/json-fuzz.js';
 
 /**
  * Structure-aware fuzzing of every public route that takes a body, on the real services (the embedded
@@ -20,9 +21,6 @@ const ADMIN_KEY = 'rg_fuzz_test_admin_key_0123456789abcdefg';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_128);
 const CASES_PER_SEED = Number(process.env.FUZZ_CASES ?? 250);
 const CONCURRENCY = 8;
-
-type Rng = Prng;
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 const TRANSACTION = [84.5, 14, 1, 0, 0, 0, 3, 61.2, 20.4, 812, 0, 2, 0.004, 55.1, 0.3];
 
@@ -166,155 +164,6 @@ const SEEDS: Seed[] = [
     },
   },
 ];
-
-const HOSTILE: readonly Json[] = [
-  null,
-  true,
-  false,
-  0,
-  -1,
-  -0.5,
-  1e308,
-  -1e308,
-  2 ** 53 + 1,
-  4_294_967_297,
-  '',
-  '0',
-  'NaN',
-  'Infinity',
-  '1e999',
-  '-',
-  '\u0000',
-  '\ud800',
-  '😀'.repeat(50),
-  'x'.repeat(5_000),
-  '__proto__',
-  'constructor',
-  [],
-  [[]],
-  [null],
-  {},
-  // An own `__proto__` key, as a JSON body carries it (an object literal would set the prototype).
-  JSON.parse('{"__proto__": {"polluted": true}}') as Json,
-  { constructor: { prototype: { polluted: true } } },
-  { toString: 1, valueOf: 'x', hasOwnProperty: null },
-];
-
-/** Names a request can carry, changed into ones the fleet does not know (or odd ones). */
-const RENAMES: readonly string[] = [
-  'nope',
-  'customer_stats:nope',
-  'nope:txn_count_1h',
-  'customer_stats',
-  ':',
-  '',
-  'c'.repeat(300),
-  'FP64',
-  'INT8',
-  'BYTES',
-  'system',
-  'tool',
-  'offline',
-  'online_and_offline',
-  'mock-gpt-unknown',
-  '../../etc/passwd',
-];
-
-function deepNest(depth: number): Json {
-  let v: Json = 1;
-  for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
-  return v;
-}
-
-/** Every (parent, key) pair of a JSON tree, the root excluded. */
-function slots(root: Json): Array<{ parent: Json[] | { [k: string]: Json }; key: string | number }> {
-  const out: Array<{ parent: Json[] | { [k: string]: Json }; key: string | number }> = [];
-  const walk = (node: Json) => {
-    if (Array.isArray(node)) {
-      node.forEach((child, i) => {
-        out.push({ parent: node, key: i });
-        walk(child);
-      });
-    } else if (node !== null && typeof node === 'object') {
-      for (const [k, child] of Object.entries(node)) {
-        out.push({ parent: node, key: k });
-        walk(child);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
-function mutate(rng: Rng, body: Json): Json {
-  const all = slots(body);
-  if (all.length === 0) return rng.pick(HOSTILE);
-  const { parent, key } = rng.pick(all);
-  const get = () => (parent as Record<string | number, Json>)[key]!;
-  const set = (v: Json) => ((parent as Record<string | number, Json>)[key] = v);
-  const value = get();
-  switch (rng.int(9)) {
-    case 0:
-      set(rng.pick(HOSTILE));
-      break;
-    case 1:
-      if (Array.isArray(parent)) parent.splice(key as number, 1);
-      else delete parent[key as string];
-      break;
-    case 2:
-      if (!Array.isArray(parent))
-        parent[rng.pick(['extra', 'rows', 'data', 'model', 'id', ''])] = rng.pick(HOSTILE);
-      else parent.push(rng.pick(HOSTILE));
-      break;
-    case 3:
-      // A type swap: numbers become strings and the other way round.
-      if (typeof value === 'number') set(String(value));
-      else if (typeof value === 'string') set(Number(value) || value.length);
-      else if (typeof value === 'boolean') set(value ? 1 : 'true');
-      else set(JSON.stringify(value));
-      break;
-    case 4:
-      if (Array.isArray(value))
-        set(rng.next() < 0.3 ? [] : Array.from({ length: rng.pick([2, 257, 3_000]) }, () => value[0] ?? 1));
-      else set([value]);
-      break;
-    case 5:
-      if (typeof value === 'string') set(rng.pick(RENAMES));
-      else set(deepNest(rng.pick([3, 40, 2_000])));
-      break;
-    case 6:
-      if (typeof value === 'number')
-        set(rng.pick([0, -1, 1e-320, 1e308, -0, 2 ** 31, 0.1 + 0.2, 15, 16, 30]));
-      else set(rng.pick(HOSTILE));
-      break;
-    case 7:
-      // An object turned into an array of its values, or an array into an object of its indices.
-      if (Array.isArray(value)) set(Object.fromEntries(value.map((v, i) => [String(i), v])));
-      else if (value !== null && typeof value === 'object') set(Object.values(value));
-      else set({ value });
-      break;
-    default:
-      if (Array.isArray(parent) && parent.length > 1) parent.reverse();
-      else set(rng.pick(HOSTILE));
-  }
-  return body;
-}
-
-/** The bytes of one case: usually JSON, sometimes cut short or with a stray byte. */
-function render(rng: Rng, body: Json): { text: string; contentType: string } {
-  const text = JSON.stringify(body);
-  const roll = rng.int(20);
-  if (roll === 0) return { text: text.slice(0, rng.int(text.length)), contentType: 'application/json' };
-  if (roll === 1) {
-    const at = rng.int(text.length);
-    return {
-      text: `${text.slice(0, at)}${rng.pick(['{', '"', '\\', ',', ']', '\u0000'])}${text.slice(at)}`,
-      contentType: 'application/json',
-    };
-  }
-  if (roll === 2) return { text, contentType: rng.pick(['text/plain', 'application/x-www-form-urlencoded']) };
-  return { text, contentType: 'application/json' };
-}
 
 /**
  * Whether an error body says what was wrong: the gateway's `{error: {code, message}}`, the Open
