@@ -93,7 +93,8 @@ export class RpcClient {
 
   private timeoutFor(opts: RequestOptions, subject: string): number {
     const limit = Math.min(opts.timeoutMs ?? this.options.defaultTimeoutMs ?? 5_000, remainingMs());
-    if (limit <= 0) throw new RegattaError('DEADLINE_EXCEEDED', `deadline passed before calling ${subject}`);
+    // Under a millisecond left is no time to call anyone (and the header carries whole milliseconds).
+    if (limit < 1) throw new RegattaError('DEADLINE_EXCEEDED', `deadline passed before calling ${subject}`);
     return Math.floor(limit);
   }
 

@@ -169,6 +169,28 @@ describe(RegattaServer.name, () => {
     }
   });
 
+  it("refuses a malformed deadline header as the caller's error, naming it", async () => {
+    const bus = new BurstBus();
+    let ran = 0;
+    await serve(bus, () => ({ n: ++ran }));
+    for (const bad of ['abc', '-5', '0', '1e309', ''])
+      bus.burst(Square.subject, [{ n: 1 }], new Map([[HEADERS.timeoutMs, bad]]));
+    bus.burst(Square.subject, [{ n: 1 }], new Map([[HEADERS.timeoutMs, '250.5']]));
+    await bus.until(6);
+    expect(bus.replies.slice(0, 5)).toEqual(
+      ['abc', '-5', '0', '1e309', ''].map((bad) => ({
+        status: 'error',
+        body: expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: `header ${HEADERS.timeoutMs} must be a positive number of milliseconds, got ${JSON.stringify(bad)}`,
+        }),
+      })),
+    );
+    // A fractional number of milliseconds is a deadline like any other; only that request ran.
+    expect(bus.replies[5]).toEqual({ status: 'ok', body: { n: 1 } });
+    expect(ran).toBe(1);
+  });
+
   it('starts a burst in slices, letting timers run in between, and answers every request in order', async () => {
     const bus = new BurstBus();
     const started: number[] = [];

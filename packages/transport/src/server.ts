@@ -196,8 +196,11 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
 
   private async handle({ msg, handler, contract, arrived, arrivedWall }: Delivery): Promise<void> {
     const headers = msg.headers;
-    const timeoutMs = Number(headers.get(HEADERS.timeoutMs) ?? this.options.defaultTimeoutMs ?? 5_000);
-    const deadline = arrivedWall + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0);
+    const given = headers.get(HEADERS.timeoutMs);
+    const timeoutMs = Number(given ?? this.options.defaultTimeoutMs ?? 5_000);
+    // A malformed deadline header is the caller's error, said as such (not an instant DEADLINE_EXCEEDED).
+    const badDeadline = given !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0);
+    const deadline = arrivedWall + (badDeadline ? 0 : timeoutMs);
     const streaming = headers.get(HEADERS.stream) === '1';
     const parent = extractTraceContext(headers);
     // Outside a request scope nothing can see the span but an exporter, so without one it is not made.
@@ -214,6 +217,12 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
         : undefined;
     let outcome = 'ok';
     try {
+      if (badDeadline) {
+        throw new RegattaError(
+          'INVALID_ARGUMENT',
+          `header ${HEADERS.timeoutMs} must be a positive number of milliseconds, got ${JSON.stringify(given)}`,
+        );
+      }
       const run = () => this.dispatch(msg, handler, contract, deadline, streaming);
       if (this.requestScope) {
         const scope = {
