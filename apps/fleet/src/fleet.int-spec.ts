@@ -3,12 +3,11 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FleetProcess, DistributedFleet } from './distributed.js';
+import { DEMO_TRANSACTION } from './testing/demo.js';
 import { fleetUrls } from './testing/urls.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN_KEY = 'rg_fleet_test_admin_key_0123456789abcdef';
-/** One plausible transaction for the demo fraud model (its 15 features, in order). */
-const TRANSACTION = [84.5, 14, 1, 0, 0, 0, 3, 61.2, 20.4, 812, 0, 2, 0.004, 55.1, 0.3];
 
 interface FleetView {
   services: Record<string, { status: string; instance?: string }>;
@@ -78,7 +77,7 @@ describe('distributed fleet over real NATS', () => {
 
   it('scores the same transaction alike through /v1/predict and the KServe v2 route', async () => {
     const v1 = await call(`${fleet.gatewayUrl}/v1/predict/fraud`, {
-      body: { rows: [TRANSACTION], cache: false },
+      body: { rows: [DEMO_TRANSACTION], cache: false },
     });
     expect(v1.status).toBe(200);
     const score = (v1.body as { outputs: { score: number[][] } }).outputs.score[0]![0]!;
@@ -88,7 +87,7 @@ describe('distributed fleet over real NATS', () => {
     const v2 = await call(`${fleet.gatewayUrl}/v2/models/fraud/versions/1/infer`, {
       body: {
         id: 'tx-1',
-        inputs: [{ name: 'features', shape: [1, 15], datatype: 'FP32', data: [TRANSACTION] }],
+        inputs: [{ name: 'features', shape: [1, 15], datatype: 'FP32', data: [DEMO_TRANSACTION] }],
       },
     });
     expect(v2).toEqual({
@@ -121,7 +120,9 @@ describe('distributed fleet over real NATS', () => {
     });
     expect(unknown).toEqual({ status: 404, body: { error: "model 'churn' is not served (served: fraud)" } });
     const shape = await call(`${fleet.gatewayUrl}/v2/models/fraud/infer`, {
-      body: { inputs: [{ name: 'features', shape: [1, 14], datatype: 'FP32', data: TRANSACTION.slice(1) }] },
+      body: {
+        inputs: [{ name: 'features', shape: [1, 14], datatype: 'FP32', data: DEMO_TRANSACTION.slice(1) }],
+      },
     });
     expect(shape.status).toBe(400);
     expect((shape.body as { error: string }).error).toContain("input 'features' has shape [1, 14]");
@@ -136,7 +137,7 @@ describe('distributed fleet over real NATS', () => {
       for (let i = 0; !stop; i++) {
         // Past the prediction cache (which lives on in Redis between runs), so every request runs the
         // model through a replica's batcher and shows in its request count.
-        const row = TRANSACTION.map((v, c) => (c === 0 ? v + w * 100_000 + i / 100 : v));
+        const row = DEMO_TRANSACTION.map((v, c) => (c === 0 ? v + w * 100_000 + i / 100 : v));
         try {
           const { status, body } = await call(`${fleet.gatewayUrl}/v1/predict/fraud`, {
             body: { rows: [row], cache: false },

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, prng } from '@regatta/testing';
 import { type EmbeddedFleet, startEmbeddedFleet } from './embedded.js';
-import { type Json, RENAMES, mutate, render } from './testing/json-fuzz.js';
+import { DEMO_TRANSACTION } from './testing/demo.js';
+import { type Json, RENAMES, forEachConcurrently, mutated, render } from './testing/json-fuzz.js';
 
 /**
  * Structure-aware fuzzing of every public route that takes a body, on the real services (the embedded
@@ -21,8 +22,6 @@ const ADMIN_KEY = 'rg_fuzz_test_admin_key_0123456789abcdefg';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_128);
 const CASES_PER_SEED = Number(process.env.FUZZ_CASES ?? 250);
 const CONCURRENCY = 8;
-
-const TRANSACTION = [84.5, 14, 1, 0, 0, 0, 3, 61.2, 20.4, 812, 0, 2, 0.004, 55.1, 0.3];
 
 interface Seed {
   name: string;
@@ -43,7 +42,7 @@ const SEEDS: Seed[] = [
       explain: true,
     },
   },
-  { name: 'predict rows', server: 'gateway', path: '/v1/predict/fraud', body: { rows: [TRANSACTION] } },
+  { name: 'predict rows', server: 'gateway', path: '/v1/predict/fraud', body: { rows: [DEMO_TRANSACTION] } },
   {
     name: 'predict named',
     server: 'gateway',
@@ -78,7 +77,12 @@ const SEEDS: Seed[] = [
     body: {
       id: 'fuzz',
       inputs: [
-        { name: 'features', shape: [2, 15], datatype: 'FP32', data: [...TRANSACTION, ...TRANSACTION] },
+        {
+          name: 'features',
+          shape: [2, 15],
+          datatype: 'FP32',
+          data: [...DEMO_TRANSACTION, ...DEMO_TRANSACTION],
+        },
       ],
     },
   },
@@ -272,31 +276,23 @@ describe('fuzzing the routes of the running fleet', () => {
     const cases: Array<{ seed: Seed; text: string; contentType: string }> = [];
     for (const seed of SEEDS) {
       for (let i = 0; i < CASES_PER_SEED; i++) {
-        let body = structuredClone(seed.body);
-        for (let m = 1 + rng.int(3); m > 0; m--) body = mutate(rng, body);
-        cases.push({ seed, ...render(rng, body) });
+        cases.push({ seed, ...render(rng, mutated(rng, seed.body)) });
       }
     }
     const bad: Outcome[] = [];
     const statuses = new Map<number, number>();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < cases.length) {
-          const c = cases[next++]!;
-          const res = await send(c.seed, c.text, c.contentType);
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          const explained = res.status < 300 || saysWhatWasWrong(res.body);
-          if (res.status >= 500 || !explained)
-            bad.push({
-              seed: c.seed.name,
-              status: res.status,
-              body: res.body.slice(0, 300),
-              sent: c.text.slice(0, 300),
-            });
-        }
-      }),
-    );
+    await forEachConcurrently(cases, CONCURRENCY, async (c) => {
+      const res = await send(c.seed, c.text, c.contentType);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const explained = res.status < 300 || saysWhatWasWrong(res.body);
+      if (res.status >= 500 || !explained)
+        bad.push({
+          seed: c.seed.name,
+          status: res.status,
+          body: res.body.slice(0, 300),
+          sent: c.text.slice(0, 300),
+        });
+    });
     // Most cases must be refused, or the mutations are not reaching the checks.
     const refused = [...statuses].filter(([s]) => s >= 400).reduce((n, [, k]) => n + k, 0);
     expect(refused).toBeGreaterThan(cases.length / 3);

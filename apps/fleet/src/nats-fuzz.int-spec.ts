@@ -3,7 +3,8 @@ import { FEATURES, HEADERS, HEALTH, INFERENCE, LLM, WireError } from '@regatta/c
 import { prng } from '@regatta/testing';
 import { type Headers, NatsBus, type ReplyMessage, STATUS_HEADER } from '@regatta/transport';
 import { DistributedFleet } from './distributed.js';
-import { type Json, mutate } from './testing/json-fuzz.js';
+import { DEMO_TRANSACTION } from './testing/demo.js';
+import { type Json, forEachConcurrently, mutated } from './testing/json-fuzz.js';
 import { fleetUrls } from './testing/urls.js';
 
 /**
@@ -18,16 +19,15 @@ import { fleetUrls } from './testing/urls.js';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_129);
 const CASES_PER_SUBJECT = Number(process.env.FUZZ_CASES ?? 150);
 const MAX_PAYLOAD = 1024 * 1024;
-const TRANSACTION = [84.5, 14, 1, 0, 0, 0, 3, 61.2, 20.4, 812, 0, 2, 0.004, 55.1, 0.3];
 
 const SEEDS: Array<{ subject: string; body: Json }> = [
-  { subject: INFERENCE.predict.subject, body: { model: 'fraud', rows: [TRANSACTION], cache: false } },
+  { subject: INFERENCE.predict.subject, body: { model: 'fraud', rows: [DEMO_TRANSACTION], cache: false } },
   {
     subject: INFERENCE.predict.subject,
     body: {
       model: 'fraud',
       version: '1',
-      inputs: [{ name: 'features', shape: [1, 15], datatype: 'FP64', data: TRANSACTION }],
+      inputs: [{ name: 'features', shape: [1, 15], datatype: 'FP64', data: DEMO_TRANSACTION }],
       outputs: ['score'],
     },
   },
@@ -105,13 +105,10 @@ describe('fuzzing the NATS subjects of the distributed fleet', () => {
   it("answers every mutated request with a result or an error that is the caller's fault", async () => {
     const rng = prng(SEED);
     const found: string[] = [];
-    let refused = 0;
     const cases: Array<{ subject: string; data: Uint8Array; deadline?: string; sent: string }> = [];
     for (const seed of SEEDS) {
       for (let i = 0; i < CASES_PER_SUBJECT; i++) {
-        let body = structuredClone(seed.body);
-        for (let m = 1 + rng.int(3); m > 0; m--) body = mutate(rng, body);
-        let text = JSON.stringify(body);
+        let text = JSON.stringify(mutated(rng, seed.body));
         const roll = rng.int(12);
         if (roll === 0) text = text.slice(0, rng.int(text.length));
         if (roll === 1)
@@ -124,20 +121,11 @@ describe('fuzzing the NATS subjects of the distributed fleet', () => {
         cases.push({ subject: seed.subject, data, deadline, sent: text.slice(0, 160) });
       }
     }
-    // Eight in flight at a time, so the services see concurrent bad requests too.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < cases.length) {
-          const c = cases[next++]!;
-          const wrong = await problem(c.subject, c.data, c.deadline);
-          if (wrong) found.push(`${c.subject} ${c.sent} -> ${wrong}`);
-          else refused++;
-        }
-      }),
-    );
+    await forEachConcurrently(cases, 8, async (c) => {
+      const wrong = await problem(c.subject, c.data, c.deadline);
+      if (wrong) found.push(`${c.subject} ${c.sent} -> ${wrong}`);
+    });
     expect(found.slice(0, 20)).toEqual([]);
-    expect(refused).toBe(cases.length);
   }, 600_000);
 
   it('keeps every service running and answering valid requests', async () => {

@@ -5,7 +5,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 type Rng = Prng;
 
 /** Values that break assumptions: limits, odd numbers and strings, prototype keys, empty and nested containers. */
-export const HOSTILE: readonly Json[] = [
+const HOSTILE: readonly Json[] = [
   null,
   true,
   false,
@@ -72,11 +72,11 @@ function repeated(item: Json, count: number): Json[] {
 }
 
 /** A fresh copy of a hostile value: later mutations change it in place, never the list itself. */
-export function hostile(rng: Rng): Json {
+function hostile(rng: Rng): Json {
   return JSON.parse(JSON.stringify(rng.pick(HOSTILE))) as Json;
 }
 
-export function deepNest(depth: number): Json {
+function deepNest(depth: number): Json {
   let v: Json = 1;
   for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
   return v;
@@ -110,7 +110,7 @@ function slots(root: Json): Slot[] {
  * replaced whole): a value swapped for a hostile one, a key dropped or added, an array emptied or blown up,
  * a type or a name changed, a container turned inside out.
  */
-export function mutate(rng: Rng, body: Json): Json {
+function mutate(rng: Rng, body: Json): Json {
   const all = slots(body);
   if (all.length === 0) return hostile(rng);
   const { parent, key } = rng.pick(all);
@@ -162,6 +162,27 @@ export function mutate(rng: Rng, body: Json): Json {
       else set(hostile(rng));
   }
   return body;
+}
+
+/** A copy of `body` with one to three mutations (the seed itself stays as it is). */
+export function mutated(rng: Rng, body: Json): Json {
+  let copy = structuredClone(body);
+  for (let m = 1 + rng.int(3); m > 0; m--) copy = mutate(rng, copy);
+  return copy;
+}
+
+/** Runs `fn` on every item, `concurrency` at a time, so a service sees concurrent bad requests too. */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** The text of one case: usually JSON, sometimes cut short or with a stray byte. */
