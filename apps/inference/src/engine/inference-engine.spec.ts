@@ -142,16 +142,23 @@ describe(InferenceEngine.name, () => {
       });
 
       it('counts requests, rows and executions in the Triton-like metrics', async () => {
-        await engine.predict({ model: 'fraud', rows: fraudRows(5, 8) });
-        const value = async (name: string, labels: Record<string, string>): Promise<number> => {
+        const value = async (name: string, labels: Record<string, string>, sampleName = name) => {
           const metric = await getRegistry().getSingleMetric(name)!.get();
-          const sample = metric.values.find((v) =>
-            Object.entries(labels).every(([k, l]) => (v.labels as Record<string, string>)[k] === l),
+          const sample = metric.values.find(
+            (v) =>
+              ((v as { metricName?: string }).metricName ?? name) === sampleName &&
+              Object.entries(labels).every(([k, l]) => (v.labels as Record<string, string>)[k] === l),
           );
           return sample?.value ?? 0;
         };
         const labels = { model: 'fraud', version: '1' };
-        expect(await value('inference_requests_total', { ...labels, outcome: 'success' })).toBeGreaterThan(0);
+        const succeeded = () => value('inference_requests_total', { ...labels, outcome: 'success' });
+        const timed = () =>
+          value('inference_request_duration_seconds', labels, 'inference_request_duration_seconds_count');
+        const [succeededBefore, timedBefore] = [await succeeded(), await timed()];
+        await engine.predict({ model: 'fraud', rows: fraudRows(5, 8) });
+        expect(await succeeded()).toBe(succeededBefore + 1);
+        expect(await timed()).toBe(timedBefore + 1);
         expect(
           await value('inference_requests_total', { ...labels, outcome: 'invalid_argument' }),
         ).toBeGreaterThan(0);

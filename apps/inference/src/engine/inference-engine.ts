@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '@regatta/telemetry';
 import { InferenceMetrics } from './inference-metrics.js';
 import { MicroBatcher, type BatcherStats } from './micro-batcher.js';
 import type { ModelInfo, ModelJson } from './model-metadata.js';
-import { ModelRepository } from './model-repository.js';
+import { type LoadedModel, ModelRepository } from './model-repository.js';
 import { defaultWorkerCount, resolveBatcherOptions, type BatcherOptions } from './options.js';
 import { packRows, type Rows } from './rows.js';
 import { WorkerPool, type WorkerPoolStats } from './worker-pool.js';
@@ -71,6 +71,8 @@ export interface EngineStats {
 
 interface Served {
   batcher: MicroBatcher;
+  /** Counts a successful call and its duration in seconds. */
+  succeeded: (seconds: number) => void;
   cols: number;
   features: string[] | undefined;
   maxRows: number;
@@ -131,6 +133,7 @@ export class InferenceEngine {
         );
         this.served.set(model.key, {
           batcher,
+          succeeded: this.metrics.successRecorder(model.name, String(model.version)),
           cols: model.featureCount,
           features: model.features,
           maxRows: settings.maxBatchRows,
@@ -173,7 +176,7 @@ export class InferenceEngine {
    */
   async predict(request: PredictRequest): Promise<PredictResult> {
     const started = performance.now();
-    let labels = { model: '_unknown', version: '_' };
+    let model: LoadedModel | undefined;
     try {
       if (!this.repository || this.state !== 'ready') {
         throw new RegattaError('UNAVAILABLE', `inference engine is not ready (${this.state})`);
@@ -184,10 +187,7 @@ export class InferenceEngine {
           `version must be a positive integer, got ${String(request.version)}`,
         );
       }
-      // Per-model labels only for served names: arbitrary names from callers must not grow the label set.
-      if (this.repository.has(request.model)) labels = { model: request.model, version: '_' };
-      const model = this.repository.get(request.model, request.version);
-      labels = { model: model.name, version: String(model.version) };
+      model = this.repository.get(request.model, request.version);
       const served = this.served.get(model.key)!;
       const packed = packRows(request.rows, {
         model: model.key,
@@ -199,17 +199,15 @@ export class InferenceEngine {
         deadlineMs: request.deadlineMs,
         signal: request.signal,
       });
-      this.metrics.request(labels.model, labels.version, 'success', (performance.now() - started) / 1000);
+      served.succeeded((performance.now() - started) / 1000);
       return { model: model.name, version: model.version, outputs };
     } catch (err) {
       const failure = RegattaError.from(err);
       if (failure !== err) this.log.error({ err }, 'unexpected error in predict');
-      this.metrics.request(
-        labels.model,
-        labels.version,
-        failure.code.toLowerCase(),
-        (performance.now() - started) / 1000,
-      );
+      // Per-model labels only for served names: arbitrary names from callers must not grow the label set.
+      const name = model?.name ?? (this.repository?.has(request.model) ? request.model : '_unknown');
+      const version = model ? String(model.version) : '_';
+      this.metrics.request(name, version, failure.code.toLowerCase(), (performance.now() - started) / 1000);
       throw failure;
     }
   }

@@ -115,6 +115,19 @@ export class InferenceMetrics {
     this.requestSeconds.observe({ model, version }, seconds);
   }
 
+  /**
+   * Records a successful predict call of one model version, with the label children bound once: the
+   * per-request path then looks nothing up.
+   */
+  successRecorder(model: string, version: string): (seconds: number) => void {
+    const count = this.requests.labels({ model, version, outcome: 'success' });
+    const duration = this.requestSeconds.labels({ model, version });
+    return (seconds) => {
+      count.inc();
+      duration.observe(seconds);
+    };
+  }
+
   /** The batcher-facing metrics of one model version. */
   forModel(model: string, version: string): BatcherMetrics {
     const labels = { model, version };
