@@ -40,8 +40,10 @@ COPY --from=prune /pruned/json/ ./
 RUN --mount=type=cache,id=regatta-pnpm-store,target=/pnpm-store \
   pnpm install --frozen-lockfile --store-dir /pnpm-store
 COPY --from=prune /pruned/full/ ./
-# turbo prune copies workspace packages, not the shared compiler settings they extend.
+# turbo prune copies workspace packages, not the shared compiler settings they extend nor the bundler
+# script an app's build may run.
 COPY tsconfig.base.json ./
+COPY tools/bundle.mjs ./tools/
 RUN turbo run build --filter=@regatta/${APP}
 # Runtime needs only production dependencies; compilers and test runners stay behind.
 RUN --mount=type=cache,id=regatta-pnpm-store,target=/pnpm-store \
@@ -68,14 +70,16 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 CMD ["node", "apps/gateway/dist/main.js"]
 
 # The inference service: ONNX model serving over NATS; /metrics /health /ready on 9101.
+# It runs from its bundle (one file instead of hundreds of modules): it starts in about half the time,
+# which is what a scale-out waits for.
 FROM runtime AS inference
-RUN test -f apps/inference/dist/main.js
+RUN test -f apps/inference/dist/bundle/main.mjs
 ENV MODEL_REPOSITORY=/app/apps/inference/models METRICS_PORT=9101
 USER node
 EXPOSE 9101
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.METRICS_PORT || '9101') + '/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "apps/inference/dist/main.js"]
+CMD ["node", "apps/inference/dist/bundle/main.mjs"]
 
 # The features service: online features over NATS and the Feast HTTP API on 6566; /metrics /health /ready on 9102.
 FROM runtime AS features

@@ -7,6 +7,22 @@ import { fileURLToPath } from 'node:url';
 export const FLEET_SERVICES = ['inference', 'features', 'llm-proxy', 'gateway'] as const;
 export type FleetService = (typeof FLEET_SERVICES)[number];
 
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * The file a service runs from, as its package's `start` script names it (`node <file>`): the compiled
+ * entry (dist/main.js) or its bundle (dist/bundle/main.mjs). Images, the distributed fleet and the
+ * benchmarks all start the service this way.
+ */
+export function serviceEntry(service: FleetService): string {
+  const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'apps', service, 'package.json'), 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  const file = /^node (\S+)$/.exec(manifest.scripts?.start ?? '')?.[1];
+  if (!file) throw new Error(`apps/${service}/package.json has no start script of the form 'node <file>'`);
+  return path.join(repoRoot, 'apps', service, file);
+}
+
 export interface DistributedFleetOptions {
   natsUrl?: string;
   redisUrl?: string;
@@ -32,7 +48,6 @@ export interface FleetProcess {
   readonly exited: Promise<number | null>;
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -142,7 +157,7 @@ export class DistributedFleet {
       ...(service === 'gateway' ? { PORT: String(adminPort) } : { METRICS_PORT: String(adminPort) }),
       ...extraEnv,
     };
-    const child = spawn(process.execPath, [path.join(repoRoot, 'apps', service, 'dist/main.js')], {
+    const child = spawn(process.execPath, [serviceEntry(service)], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

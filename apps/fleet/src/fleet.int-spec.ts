@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type FleetProcess, DistributedFleet } from './distributed.js';
+import { type FleetProcess, DistributedFleet, FLEET_SERVICES, serviceEntry } from './distributed.js';
 import { DEMO_TRANSACTION } from './testing/demo.js';
 import { fleetUrls } from './testing/urls.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN_KEY = 'rg_fleet_test_admin_key_0123456789abcdef';
 
 interface FleetView {
@@ -168,10 +165,10 @@ describe('distributed fleet over real NATS', () => {
 });
 
 describe('configuration errors stop a service at boot', () => {
-  it.each(['gateway', 'inference', 'features', 'llm-proxy'])(
+  it.each(FLEET_SERVICES)(
     '%s exits non-zero naming NATS_URL=not-a-url',
     (service) => {
-      const run = spawnSync(process.execPath, [path.join(root, 'apps', service, 'dist/main.js')], {
+      const run = spawnSync(process.execPath, [serviceEntry(service)], {
         env: { PATH: process.env.PATH, NATS_URL: 'not-a-url', LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 20_000,
@@ -184,7 +181,7 @@ describe('configuration errors stop a service at boot', () => {
   );
 
   it('names every bad variable at once', () => {
-    const run = spawnSync(process.execPath, [path.join(root, 'apps/gateway/dist/main.js')], {
+    const run = spawnSync(process.execPath, [serviceEntry('gateway')], {
       env: { PATH: process.env.PATH, PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' },
       encoding: 'utf8',
       timeout: 20_000,

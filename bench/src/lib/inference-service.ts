@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { freePort } from '@regatta/fleet';
+import { freePort, serviceEntry } from '@regatta/fleet';
 import { repoRoot } from './report.js';
 import { type Undo } from './undo.js';
 
@@ -39,6 +39,8 @@ export interface InferenceProcessOptions {
   env?: Record<string, string>;
   /** Node.js flags for the service process (`--cpu-prof`, say). */
   nodeArgs?: string[];
+  /** The file to run (default: the service's own entry, its bundle). */
+  entry?: string;
   /** How often /ready is asked while it starts. */
   pollMs?: number;
   /** Kills the process if the run ends before it is stopped. */
@@ -47,10 +49,10 @@ export interface InferenceProcessOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Spawns apps/inference/dist/main.js (prediction cache off) and resolves once it answers /ready. */
+/** Spawns the inference service (prediction cache off) and resolves once it answers /ready. */
 export async function startInferenceService(options: InferenceProcessOptions): Promise<InferenceProcess> {
   const port = await freePort();
-  const main = path.join(repoRoot, 'apps/inference/dist/main.js');
+  const main = options.entry ?? serviceEntry('inference');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], {
     cwd: repoRoot,
     env: {

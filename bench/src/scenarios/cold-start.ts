@@ -1,7 +1,8 @@
 // Cold start of the inference service: how long from spawning the process until it answers /ready, and how
 // much of that is the engine's own start (every model loaded into every worker and run once there), read
 // from the service's `inference_cold_start_seconds`. The demo fraud model and a wide MLP (a larger graph
-// and 4 MB of weights), each started --runs times; medians with the range.
+// and 4 MB of weights), each started --runs times from the service's bundle, and the fraud model once more
+// from the compiled modules the bundle is made of; medians with the range.
 // Usage: pnpm turbo run build --filter=@regatta/bench... && node bench/dist/scenarios/cold-start.js [--runs 5]
 //          [--workers N] [--hidden 1024,1024]
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -48,11 +49,12 @@ interface Start {
 }
 
 /** One start of the service on `repository`; it is stopped again before this returns. */
-async function startOnce(repository: string): Promise<Start> {
+async function startOnce(repository: string, entry?: string): Promise<Start> {
   const started = performance.now();
   const service = await startInferenceService({
     natsUrl,
     repository,
+    entry,
     workers: WORKERS,
     pollMs: POLL_MS,
     undo,
@@ -82,6 +84,14 @@ const models = [
     dir: wideDir,
     file: path.relative(wideDir, wideFile),
   },
+  // The same service from its compiled modules instead of its bundle: what the bundle saves.
+  {
+    name: 'fraud-modules',
+    text: 'fraud, started from the compiled modules (dist/main.js) instead of the bundle',
+    dir: fraudDir,
+    file: 'fraud/1/model.onnx',
+    entry: path.join(repoRoot, 'apps/inference/dist/main.js'),
+  },
 ];
 // Read now: the wide model's directory is gone once the run has been undone.
 const onnxBytes = new Map(models.map((m) => [m.name, statSync(path.join(m.dir, m.file)).size]));
@@ -90,7 +100,7 @@ try {
   // Models alternate run by run, so the machine's changing load falls on both alike.
   for (let run = 0; run < RUNS; run++) {
     for (const m of models) {
-      const s = await startOnce(m.dir);
+      const s = await startOnce(m.dir, 'entry' in m ? m.entry : undefined);
       starts.get(m.name)!.push(s);
       process.stdout.write(
         `${m.name} run ${run + 1}: ready after ${s.readyMs.toFixed(0)} ms, engine start ${s.engineMs.toFixed(0)} ms\n`,

@@ -178,7 +178,7 @@ async function rawLimit(seconds: number): Promise<RawRow[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The service: one process from apps/inference/dist/main.js, scraped on its admin port.
+// The service: one process from its bundle (apps/inference/dist/bundle/main.mjs), scraped on its admin port.
 
 interface Scrape {
   rows: number;

@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** The repository root (this file is packages/config/{src,dist}/types.*). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/**
+ * The repository root, which relative paths in the configuration are resolved against: the nearest
+ * directory above this module holding pnpm-workspace.yaml (a service image has one too). Searched rather
+ * than fixed, since a bundled service carries this module inside its own file under apps/<app>/dist.
+ */
+export const REPO_ROOT = nearestWorkspaceRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function nearestWorkspaceRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
+    // Nothing above: where packages/config/{src,dist} sits in the repository.
+    if (path.dirname(dir) === dir) return path.resolve(from, '../../..');
+  }
+}
 
 function urlWithScheme(schemes: string[], what: string) {
   return z.string().refine(

@@ -93,6 +93,7 @@ describe('Dockerfile', () => {
       .body.filter((i) => i.op === 'COPY')
       .map((i) => i.args);
     expect(copies).toContain('tsconfig.base.json ./');
+    expect(copies).toContain('tools/bundle.mjs ./tools/');
   });
 
   it("skips onnxruntime-node's CUDA download and keeps the compilers for native modules out of the runtime", () => {
@@ -106,12 +107,16 @@ describe('Dockerfile', () => {
 describe.each(APPS.map((a) => [a.name, a] as const))('Dockerfile target %s', (name, app) => {
   const target = stage(name)!;
 
-  it('runs as the node user from the compiled entry point, which the build must have made', () => {
-    expect(run(name)).toContain(`test -f apps/${name}/dist/main.js`);
+  it("runs as the node user from the app's start entry, which the build must have made", () => {
+    // The file the app's start script runs (`node <file>`): its compiled entry or its bundle.
+    const manifest = JSON.parse(readRepoFile(`apps/${name}/package.json`)) as { scripts: { start: string } };
+    const entry = /^node (dist\/\S+)$/.exec(manifest.scripts.start)?.[1];
+    expect(entry).toBeDefined();
+    expect(run(name)).toContain(`test -f apps/${name}/${entry}`);
     const users = target.body.filter((i) => i.op === 'USER').map((i) => i.args);
     expect(users).toEqual(['node']);
     const cmd = JSON.parse(target.body.find((i) => i.op === 'CMD')?.args ?? '[]') as string[];
-    expect(cmd).toEqual(['node', `apps/${name}/dist/main.js`]);
+    expect(cmd).toEqual(['node', `apps/${name}/${entry}`]);
     const tsconfig = JSON.parse(readRepoFile(`apps/${name}/tsconfig.build.json`)) as {
       compilerOptions: { rootDir: string; outDir: string };
     };
