@@ -21,9 +21,14 @@ const [entry, outfile] = positionals;
 if (!entry || !outfile)
   throw new Error('usage: bundle.mjs <entry> <outfile> [--external pkg]... [--copy file]...');
 
-// Transports and adapters Nest loads only when asked for (a guarded `import()`), none of which Regatta uses.
-// They may be missing at run time.
+// Transports, adapters and plugins loaded only when asked for (a guarded `import()` or `require()`), none of
+// which Regatta uses: Nest's other transports and platforms, Fastify plugins Nest's adapter offers, and
+// pg's native binding. They may be missing at run time.
 const OPTIONAL = [
+  '@fastify/multipart',
+  '@fastify/static',
+  '@fastify/view',
+  'pg-native',
   '@nestjs/platform-express',
   '@nestjs/websockets',
   '@nestjs/websockets/*',
@@ -36,7 +41,9 @@ const OPTIONAL = [
   'mqtt',
 ];
 // Packages that load native addons or other files from beside their own modules: they stay packages,
-// resolved from the bundle's directory at run time, so the app must depend on each one it imports.
+// resolved from the bundle's directory at run time, so the app must depend on each one it imports. Those
+// imported by name (`import`, `require('x')`) are checked below; one loaded through `createRequire` (the
+// SQLite driver) is not, so its app must list it by hand.
 const NATIVE = [
   'onnxruntime-node',
   '@pyroscope/nodejs',

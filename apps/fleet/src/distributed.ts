@@ -48,7 +48,6 @@ export interface FleetProcess {
   readonly exited: Promise<number | null>;
 }
 
-
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

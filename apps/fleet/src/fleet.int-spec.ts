@@ -165,20 +165,17 @@ describe('distributed fleet over real NATS', () => {
 });
 
 describe('configuration errors stop a service at boot', () => {
-  it.each(FLEET_SERVICES)(
-    '%s exits non-zero naming NATS_URL=not-a-url',
-    (service) => {
-      const run = spawnSync(process.execPath, [serviceEntry(service)], {
-        env: { PATH: process.env.PATH, NATS_URL: 'not-a-url', LOG_LEVEL: 'silent' },
-        encoding: 'utf8',
-        timeout: 20_000,
-      });
-      expect(run.status).not.toBe(0);
-      expect(run.status).not.toBeNull();
-      expect(run.stderr).toContain('NATS_URL');
-      expect(run.stderr).toContain('not-a-url');
-    },
-  );
+  it.each(FLEET_SERVICES)('%s exits non-zero naming NATS_URL=not-a-url', (service) => {
+    const run = spawnSync(process.execPath, [serviceEntry(service)], {
+      env: { PATH: process.env.PATH, NATS_URL: 'not-a-url', LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.status).not.toBeNull();
+    expect(run.stderr).toContain('NATS_URL');
+    expect(run.stderr).toContain('not-a-url');
+  });
 
   it('names every bad variable at once', () => {
     const run = spawnSync(process.execPath, [serviceEntry('gateway')], {

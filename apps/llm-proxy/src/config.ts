@@ -1,9 +1,19 @@
-import { fileURLToPath } from 'node:url';
-import { commonEnv, databaseEnv, defineEnv, env, metricsEnv, redisEnv, type ConfigOf } from '@regatta/config';
+import path from 'node:path';
+import {
+  commonEnv,
+  databaseEnv,
+  defineEnv,
+  env,
+  metricsEnv,
+  REPO_ROOT,
+  redisEnv,
+  type ConfigOf,
+} from '@regatta/config';
 import { z } from 'zod';
 
-// The versioned tables live in the repository beside the service; src/ and dist/ are both one level down.
-const packageFile = (name: string) => fileURLToPath(new URL(`../config/${name}`, import.meta.url));
+// The versioned tables live in the repository beside the service (found from the repository root, since
+// the service may run from its bundle under dist/bundle).
+const packageFile = (name: string) => path.join(REPO_ROOT, 'apps/llm-proxy/config', name);
 
 /** Per-tenant overrides of budgets and limits, e.g. `{"acme": {"budget_usd": 100, "rpm": 600}}`. */
 export const TenantLimitsSchema = z.record(
