@@ -97,10 +97,11 @@ describe('features service over real NATS and Redis', () => {
 
   it('answers features.get.v1 in request order with PRESENT, NOT_FOUND and OUTSIDE_MAX_AGE', async () => {
     // m2 was pushed two hours ago: its view keeps values for one hour.
+    const pushed = recent(120);
     await running.features.writeToOnlineStore('merchant_risk', {
       merchant_id: ['m2'],
       fraud_rate: [0.5],
-      event_timestamp: [recent(120)],
+      event_timestamp: [pushed],
     });
     const reply = await rpc.request(FEATURES.get, {
       features: ['customer_stats:txn_count_1h', 'merchant_risk:fraud_rate'],
@@ -121,7 +122,7 @@ describe('features service over real NATS and Redis', () => {
     expect(reply.results[3]).toEqual({
       values: [0.5, 0.125, 0.5],
       statuses: ['OUTSIDE_MAX_AGE', 'PRESENT', 'OUTSIDE_MAX_AGE'],
-      event_timestamps: [recent(120), reply.results[3]!.event_timestamps[1], recent(120)],
+      event_timestamps: [pushed, reply.results[3]!.event_timestamps[1], pushed],
     });
   });
 
@@ -182,15 +183,17 @@ describe('features service over real NATS and Redis', () => {
           event_timestamp: [at],
         },
       });
-    expect(await write(5, recent(5))).toEqual({ status: 200, text: 'null' });
+    // One instant for the write and the check: recent() read twice can straddle a second.
+    const newer = recent(5);
+    expect(await write(5, newer)).toEqual({ status: 200, text: 'null' });
     expect(await write(1, recent(30))).toEqual({ status: 200, text: 'null' });
     const reply: GetFeaturesReply = await rpc.request(FEATURES.get, {
       features: ['customer_stats:txn_count_1h', 'customer_stats:tags'],
       entities: { customer_id: ['c9'] },
     });
     expect(reply.results.slice(1)).toEqual([
-      { values: [5], statuses: ['PRESENT'], event_timestamps: [recent(5)] },
-      { values: [[]], statuses: ['PRESENT'], event_timestamps: [recent(5)] },
+      { values: [5], statuses: ['PRESENT'], event_timestamps: [newer] },
+      { values: [[]], statuses: ['PRESENT'], event_timestamps: [newer] },
     ]);
   });
 
