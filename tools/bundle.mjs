@@ -47,7 +47,6 @@ const OPTIONAL = [
 const NATIVE = [
   'onnxruntime-node',
   '@pyroscope/nodejs',
-  '@datadog/pprof',
   'better-sqlite3',
   'better-sqlite3-13',
   '@electric-sql/pglite',
