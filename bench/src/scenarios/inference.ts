@@ -400,6 +400,9 @@ for (const [mode, maxBatchRows] of [
     env: { INFERENCE_MAX_BATCH_ROWS: maxBatchRows },
     // e.g. BENCH_SERVICE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the service under this load.
     nodeArgs: process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean),
+    // BENCH_SERVICE_ENTRY runs another build of the service (an older bundle kept under apps/inference, so
+    // that its packages resolve), for A/B runs of one change.
+    entry: process.env.BENCH_SERVICE_ENTRY,
     undo,
   });
   serviceReply ??= (await nc.request(INFERENCE.predict.subject, payloads[0], { timeout: 5_000 })).data;

@@ -2,6 +2,7 @@ import {
   connect,
   createInbox,
   headers as natsHeaders,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
   type Subscription,
@@ -44,6 +45,33 @@ function fromNatsHeaders(h: MsgHdrs | undefined): Headers {
 // A NATS status message (e.g. 503 no responders) arrives as a header-only message with a code.
 function noResponders(h: MsgHdrs | undefined): boolean {
   return h !== undefined && h.hasError && h.code === 503;
+}
+
+/**
+ * A message delivered by a subscription. Its reply is a method rather than a closure made per message:
+ * services run from bundles that name every named closure at run time (esbuild's keepNames), and this is
+ * the hottest path there is.
+ */
+class NatsDelivery implements IncomingMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  readonly replyable: boolean;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly msg: Msg,
+  ) {
+    this.subject = msg.subject;
+    this.data = msg.data;
+    this.headers = fromNatsHeaders(msg.headers);
+    this.replyable = Boolean(msg.reply);
+  }
+
+  reply(data: Uint8Array, headers: Headers): void {
+    if (this.msg.reply && !this.nc.isClosed())
+      this.nc.publish(this.msg.reply, data, { headers: toNatsHeaders(headers) });
+  }
 }
 
 /** The distributed-mode bus: a NATS connection that reconnects forever and drains on close. */
@@ -113,16 +141,7 @@ export class NatsBus implements Bus {
           this.log.error({ subject, err: err.message }, 'subscription error');
           return;
         }
-        handler({
-          subject: msg.subject,
-          data: msg.data,
-          headers: fromNatsHeaders(msg.headers),
-          replyable: Boolean(msg.reply),
-          reply: (data, h) => {
-            if (msg.reply && !this.nc.isClosed())
-              this.nc.publish(msg.reply, data, { headers: toNatsHeaders(h) });
-          },
-        });
+        handler(new NatsDelivery(this.nc, msg));
       },
     });
     return { drain: () => sub.drain() };

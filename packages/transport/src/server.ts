@@ -223,16 +223,18 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
           `header ${HEADERS.timeoutMs} must be a positive number of milliseconds, got ${JSON.stringify(given)}`,
         );
       }
-      const run = () => this.dispatch(msg, handler, contract, deadline, streaming);
       if (this.requestScope) {
         const scope = {
           deadline,
           requestId: headers.get(HEADERS.requestId),
           tenant: headers.get(HEADERS.tenant),
         };
-        await context.with(trace.setSpan(parent, span!), () => runWithScope(scope, run));
+        await context.with(trace.setSpan(parent, span!), () =>
+          runWithScope(scope, () => this.dispatch(msg, handler, contract, deadline, streaming)),
+        );
       } else {
-        await run();
+        // No closure per message on this path: bundled services name every named closure at run time.
+        await this.dispatch(msg, handler, contract, deadline, streaming);
       }
     } catch (thrown) {
       const err = this.toRegattaError(

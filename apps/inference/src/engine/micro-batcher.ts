@@ -150,16 +150,19 @@ export class MicroBatcher {
    */
   submit(data: Float32Array, rows: number, options: SubmitOptions = {}): Promise<RowOutputs> {
     return new Promise<RowOutputs>((resolve, reject) => {
-      const refuse = (reason: RejectReason, err: RegattaError): void => {
-        this.count(reason);
-        reject(err);
-      };
+      // Refusals are counted and rejected through a method, not a closure made per request: the service
+      // runs from a bundle that names every such closure at run time (esbuild's keepNames).
       if (this.closing) {
-        refuse('closing', new RegattaError('UNAVAILABLE', `model ${this.modelKey} is shutting down`));
+        this.refuse(
+          reject,
+          'closing',
+          new RegattaError('UNAVAILABLE', `model ${this.modelKey} is shutting down`),
+        );
         return;
       }
       if (rows > this.options.maxBatchRows) {
-        refuse(
+        this.refuse(
+          reject,
           'too_large',
           new RegattaError(
             'INVALID_ARGUMENT',
@@ -179,7 +182,7 @@ export class MicroBatcher {
         return;
       }
       if (options.signal?.aborted) {
-        refuse('cancelled', cancelled());
+        this.refuse(reject, 'cancelled', cancelled());
         return;
       }
       const wallNow = this.clock.wallNow();
@@ -187,15 +190,15 @@ export class MicroBatcher {
         options.deadlineMs ??
         (this.options.defaultTimeoutMs > 0 ? wallNow + this.options.defaultTimeoutMs : undefined);
       if (deadline !== undefined && deadline <= wallNow) {
-        refuse('expired', expired('before it was queued'));
+        this.refuse(reject, 'expired', expired('before it was queued'));
         return;
       }
       if (this.queuedRows + rows > this.options.maxQueueRows) {
-        refuse('overloaded', this.overloaded());
+        this.refuse(reject, 'overloaded', this.overloaded());
         return;
       }
       if (deadline !== undefined && this.hopeless(rows, deadline, wallNow)) {
-        refuse('shed', shed());
+        this.refuse(reject, 'shed', shed());
         return;
       }
 
@@ -338,7 +341,6 @@ export class MicroBatcher {
     let rows = 0;
     let earliestDeadline = Infinity;
     const wallNow = this.clock.wallNow();
-    const predictMs = (n: number): number => this.costModel.predict(n) * 1000;
     const judge = this.options.shedding && this.costModel.ready;
     for (let req = this.peek(); req; req = this.peek()) {
       if (req.deadline !== undefined && req.deadline <= wallNow) {
@@ -346,14 +348,14 @@ export class MicroBatcher {
         if (this.fail(req, expired('while queued'))) this.count('expired');
         continue;
       }
-      if (judge && req.deadline !== undefined && wallNow + predictMs(req.rows) > req.deadline) {
+      if (judge && req.deadline !== undefined && wallNow + this.predictMs(req.rows) > req.deadline) {
         this.shift();
         if (this.fail(req, shed())) this.count('shed');
         continue;
       }
       if (rows + req.rows > this.options.maxBatchRows) break;
       const deadline = Math.min(earliestDeadline, req.deadline ?? Infinity);
-      if (judge && batch.length > 0 && wallNow + predictMs(rows + req.rows) > deadline) break;
+      if (judge && batch.length > 0 && wallNow + this.predictMs(rows + req.rows) > deadline) break;
       this.shift();
       this.dequeued(req);
       batch.push(req);
@@ -361,6 +363,11 @@ export class MicroBatcher {
       earliestDeadline = deadline;
     }
     return batch;
+  }
+
+  /** The cost model's time for a batch of `rows` rows, in ms. */
+  private predictMs(rows: number): number {
+    return this.costModel.predict(rows) * 1000;
   }
 
   private dispatch(batch: Pending[]): void {
@@ -546,6 +553,11 @@ export class MicroBatcher {
       this.pump();
     }, ms);
     this.waitTimer.unref();
+  }
+
+  private refuse(reject: (err: RegattaError) => void, reason: RejectReason, err: RegattaError): void {
+    this.count(reason);
+    reject(err);
   }
 
   private count(reason: RejectReason): void {
