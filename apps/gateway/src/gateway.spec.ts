@@ -414,7 +414,9 @@ describe('gateway edge', () => {
     });
 
     it('sends security headers on every response, errors included', async () => {
-      for (const res of [await gw.request('/health'), await gw.request('/v1/nowhere')]) {
+      const unauthorized = await gw.request('/v1/probe/echo', { body: { text: 'x' } });
+      expect(unauthorized.status).toBe(401);
+      for (const res of [await gw.request('/health'), await gw.request('/v1/nowhere'), unauthorized]) {
         expect(res.headers.get('x-content-type-options')).toBe('nosniff');
         expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
         expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
