@@ -1,18 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { PredictReply } from '@regatta/contracts';
+import { type Prng, prng } from '@regatta/testing';
 import { predictReplyJson } from './reply-json.js';
-
-/** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_NUMBERS = [0, -0, 1, -1, 0.1, 1e-7, 1.5e-300, 1e21, 123456789.125, -2.5e-8, Number.MIN_VALUE];
 const NAMES = [
@@ -27,14 +16,13 @@ const NAMES = [
   '😀',
 ];
 
-function randomReply(next: () => number): PredictReply {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const rows = Math.floor(next() * 4);
+function randomReply({ next, int, pick }: Prng): PredictReply {
+  const rows = int(4);
   const outputs: Record<string, number[][]> = {};
   const tensors: { name: string; datatype: string; shape: number[] }[] = [];
-  for (let o = 0, n = 1 + Math.floor(next() * 3); o < n; o++) {
+  for (let o = 0, n = 1 + int(3); o < n; o++) {
     const name = pick(NAMES) + (o === 0 ? '' : String(o));
-    const cols = 1 + Math.floor(next() * 3);
+    const cols = 1 + int(3);
     outputs[name] = Array.from({ length: rows }, () =>
       Array.from({ length: cols }, () =>
         next() < 0.3 ? pick(ODD_NUMBERS) : Math.fround((next() - 0.5) * 10 ** Math.floor(next() * 12 - 6)),
@@ -43,17 +31,17 @@ function randomReply(next: () => number): PredictReply {
     tensors.push({ name, datatype: pick(['FP32', 'INT64']), shape: cols === 1 ? [rows] : [rows, cols] });
   }
   const model = pick(NAMES);
-  const version = String(1 + Math.floor(next() * 9));
+  const version = String(1 + int(9));
   return next() < 0.8
-    ? { model, version, outputs, output_tensors: tensors, cache_hits: Math.floor(next() * rows) }
+    ? { model, version, outputs, output_tensors: tensors, cache_hits: int(rows) }
     : { model, version, outputs, cache_hits: 0 };
 }
 
 describe(predictReplyJson.name, () => {
   it('writes what JSON.stringify writes, for 2,000 varied replies', () => {
-    const next = generator(7);
+    const random = prng(7);
     for (let i = 0; i < 2_000; i++) {
-      const reply = randomReply(next);
+      const reply = randomReply(random);
       expect(predictReplyJson(reply)).toBe(JSON.stringify(reply));
     }
   });
