@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { eventually } from '@regatta/testing';
 import { createLogger } from '@regatta/telemetry';
 import { SpooledWriter, type SpooledWriterOptions } from './spooled-writer.js';
@@ -89,6 +89,25 @@ describe(SpooledWriter.name, () => {
     utimesSync(path.join(dir, 'usage-1-1.jsonl'), old, old);
     await spooled.recover();
     await eventually(() => ids(db).length === 1, 'ids(db).length === 1');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('replays a file last appended to in the current millisecond when nothing has to settle', async () => {
+    const db = new FakeSqlClient();
+    const { spooled, dir } = setup(db);
+    const file = path.join(dir, 'usage-1-1.jsonl');
+    writeFileSync(file, `${JSON.stringify(usage(4))}\n`);
+    // File times keep fractions of a millisecond; Date.now() is whole milliseconds of the same clock.
+    const now = Date.now();
+    const within = (now + 0.5) / 1000;
+    utimesSync(file, within, within);
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    try {
+      await spooled.recover();
+    } finally {
+      clock.mockRestore();
+    }
+    expect(ids(db)).toEqual(['u-4']);
     expect(readdirSync(dir)).toEqual([]);
   });
 

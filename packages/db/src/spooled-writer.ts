@@ -168,7 +168,9 @@ export class SpooledWriter<Row extends object> {
         (s) => s.mtimeMs,
         () => undefined,
       );
-      if (modified === undefined || Date.now() - modified < settleMs) continue;
+      // File times carry fractions of a millisecond and Date.now() does not: a file appended to in the
+      // current millisecond would otherwise look appended to in the future and never settle at 0 ms.
+      if (modified === undefined || Date.now() - Math.floor(modified) < settleMs) continue;
       const claimed = await this.claim(file);
       if (!claimed) continue;
       const rows = await this.readRows(claimed);
