@@ -86,6 +86,10 @@ export const gatewayEnv = defineEnv({
     schema: env.int(100, 1),
     doc: 'requests an idle API key may send at once, unless the key sets its own',
   },
+  RATE_LIMIT_PEERS_INTERVAL_MS: {
+    schema: env.int(5_000, 0, 3_600_000),
+    doc: "how often a gateway counts the gateway replicas on NATS; while Redis is away each replica allows 1/N of a key's rate and burst (0 = count once at start)",
+  },
   CORS_ORIGINS: {
     schema: corsOrigins(),
     doc: 'comma-separated origins allowed to call from a browser (`*` = any, only without credentials); empty = no CORS',

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@regatta/config';
 import { type HealthReply } from '@regatta/contracts';
-import { TcpFaultProxy, eventually, serviceUrls } from '@regatta/testing';
-import { InProcessBus } from '@regatta/transport';
+import { PrivateServer, TcpFaultProxy, eventually, serviceUrls } from '@regatta/testing';
+import { InProcessBus, NatsBus } from '@regatta/transport';
 import { gatewayEnv } from './config.js';
 import { type RunningGateway, createGateway } from './service.js';
 import { TEST_ADMIN_KEY } from './testing/harness.js';
@@ -24,6 +24,24 @@ async function call(
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A key limited to `burst` requests (refilled at 0.01/s), created through `gateway`'s admin API. */
+async function limitedKey(gateway: RunningGateway, burst: number): Promise<string> {
+  const created = await call(gateway, '/v1/admin/keys', {
+    key: TEST_ADMIN_KEY,
+    body: { tenant: 'acme', scopes: ['predict'], rate_per_s: 0.01, burst },
+  });
+  expect(created.status).toBe(201);
+  return created.body.key as string;
+}
+
+/** The status of one probe call with `key` on each of `gateways`, in order. */
+async function probeStatuses(gateways: RunningGateway[], key: string): Promise<number[]> {
+  const statuses = [];
+  for (const gateway of gateways)
+    statuses.push((await call(gateway, '/v1/probe/echo', { key, body: { text: 'x' } })).status);
+  return statuses;
 }
 
 describe('gateway on Postgres and Redis', () => {
@@ -61,16 +79,8 @@ describe('gateway on Postgres and Redis', () => {
   });
 
   it('accepts a key created on one replica on the other, and limits it across both', async () => {
-    const created = await call(one, '/v1/admin/keys', {
-      key: TEST_ADMIN_KEY,
-      body: { tenant: 'acme', scopes: ['predict'], rate_per_s: 0.01, burst: 3 },
-    });
-    expect(created.status).toBe(201);
-    const key = created.body.key as string;
-    const statuses = [];
-    for (const gateway of [one, two, one, two])
-      statuses.push((await call(gateway, '/v1/probe/echo', { key, body: { text: 'x' } })).status);
-    expect(statuses).toEqual([200, 200, 200, 429]);
+    const key = await limitedKey(one, 3);
+    expect(await probeStatuses([one, two, one, two], key)).toEqual([200, 200, 200, 429]);
   });
 
   it('stops accepting a revoked key on the replica that revoked it at once', async () => {
@@ -175,4 +185,69 @@ describe('gateway started while Postgres is away', () => {
       await proxy.stop();
     }
   }, 60_000);
+});
+
+describe('gateways on NATS without Redis', () => {
+  let nats: PrivateServer;
+  const buses: NatsBus[] = [];
+  let one: RunningGateway;
+  let two: RunningGateway;
+
+  beforeAll(async () => {
+    // A NATS of their own: gateways of other suites on the shared one would be counted too.
+    nats = await PrivateServer.start('nats');
+    const config = loadConfig(gatewayEnv, {
+      ENVIRONMENT: 'test',
+      HOST: '127.0.0.1',
+      REGATTA_ADMIN_KEY: TEST_ADMIN_KEY,
+      DATABASE_URL: SHARED.database,
+      RATE_LIMIT_PEERS_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+    });
+    const start = async () => {
+      const bus = await NatsBus.connect({ url: nats.url, name: 'gateway-peers-test' });
+      buses.push(bus);
+      serveProbe(bus);
+      return createGateway({ bus, config, port: 0, controllers: [ProbeController] });
+    };
+    one = await start();
+    two = await start();
+  }, 60_000);
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    for (const bus of buses) await bus.close();
+    await nats?.kill();
+  });
+
+  const rateLimits = async (gateway: RunningGateway) =>
+    ((await call(gateway, '/ready')).body as unknown as HealthReply).checks['rate-limits'];
+
+  it("gives each replica half of a key's limit, so the two together keep to it", async () => {
+    await eventually(
+      async () => (await rateLimits(one))?.detail?.includes('(2 gateways)') === true,
+      'replica one to count two gateways',
+    );
+    await eventually(
+      async () => (await rateLimits(two))?.detail?.includes('(2 gateways)') === true,
+      'replica two to count two gateways',
+    );
+    expect(await rateLimits(one)).toEqual({
+      status: 'degraded',
+      detail: "REDIS_URL not set: per-process rate limits, 1/2 of each key's limit (2 gateways)",
+      gates_readiness: false,
+    });
+    const key = await limitedKey(one, 4);
+    expect(await probeStatuses([one, two, one, two, one, two], key)).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+
+  it('gives the whole limit back to the replica left alone', async () => {
+    await two.close();
+    await eventually(
+      async () => (await rateLimits(one))?.detail === 'REDIS_URL not set: per-process rate limits',
+      'replica one to count itself alone',
+    );
+    const key = await limitedKey(one, 4);
+    expect(await probeStatuses([one, one, one, one, one], key)).toEqual([200, 200, 200, 200, 429]);
+  });
 });

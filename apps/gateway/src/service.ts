@@ -31,6 +31,7 @@ import { installRequestContext } from './http/request-context.js';
 import { installSecurity } from './http/security.js';
 import { installValidation } from './http/validation.js';
 import { InFlightLimiter } from './limits/in-flight.js';
+import { GatewayPeers } from './limits/peers.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { Downstream } from './resilience/downstream.js';
 
@@ -179,7 +180,9 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       pepper: config.API_KEY_PEPPER,
       cacheTtlMs: config.API_KEY_CACHE_TTL_MS,
     });
-    const limiter = new RateLimiter({ redis });
+    const peers = new GatewayPeers({ client, everyMs: config.RATE_LIMIT_PEERS_INTERVAL_MS, logger: log });
+    closers.push(() => Promise.resolve(peers.close()));
+    const limiter = new RateLimiter({ redis, localShare: () => peers.count });
     const catalog = new RouteCatalog();
 
     // Only the replica's own NATS connection gates readiness. The database and the downstream services
@@ -258,13 +261,14 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     const server = new RegattaServer({
       bus,
       service: GATEWAY_SERVICE,
-      contracts: [HEALTH.gateway, SLO_SNAPSHOT.gateway, GATEWAY.keyRevoked],
+      contracts: [HEALTH.gateway, SLO_SNAPSHOT.gateway, GATEWAY.keyRevoked, GATEWAY.peers],
       logger: log,
       shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     });
     server.addRoute(GATEWAY.keyRevoked.subject, (request) => ({
       forgotten: authenticator.forget((request as { key_id: string }).key_id),
     }));
+    server.addRoute(GATEWAY.peers.subject, () => ({ instance: peers.instance }));
     // Deferred, so the RPC filter is in place before the listeners are registered.
     const micro = app.connectMicroservice<MicroserviceOptions>(
       { strategy: server },
@@ -272,6 +276,8 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     );
     micro.useGlobalFilters(new PassThroughRpcFilter());
     await app.startAllMicroservices();
+    // This replica answers the count itself, so the first count (at least 1) follows its subscription.
+    await peers.start();
     await app.listen({ port: deps.port ?? config.PORT, host: config.HOST });
     const address = fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;

@@ -67,6 +67,12 @@ function decide(
   };
 }
 
+/** One replica's share of `limit` when `replicas` gateways limit a key each on their own. */
+export function shareOf(limit: RateLimit, replicas: number): RateLimit {
+  if (replicas <= 1) return limit;
+  return { ratePerS: limit.ratePerS / replicas, burst: Math.max(1, Math.floor(limit.burst / replicas)) };
+}
+
 /** Options of {@link RateLimiter}. */
 export interface RateLimiterOptions {
   redis?: RedisHandle | undefined;
@@ -74,13 +80,20 @@ export interface RateLimiterOptions {
   prefix?: string;
   /** Most keys the in-process fallback remembers (default 100 000). */
   maxLocalKeys?: number;
+  /**
+   * How many gateway replicas share each key's limit while it is kept per process (Redis absent or
+   * failing): each then allows 1/N of the key's rate and burst (at least one request), so the replicas
+   * together stay near the key's limit. Default 1.
+   */
+  localShare?: () => number;
   now?: () => number;
 }
 
 /**
  * Per-key rate limits shared by every gateway through one Redis Lua script (GCRA). While Redis is
  * absent or failing, each process limits on its own with the same algorithm, so the API stays up
- * and keys stay limited (per process rather than globally) until Redis is back.
+ * and keys stay limited (per process rather than globally, each process to its share of the limit)
+ * until Redis is back.
  */
 export class RateLimiter {
   private readonly local = new Map<string, number>();
@@ -117,9 +130,15 @@ export class RateLimiter {
         this.lastRedisError = err instanceof Error ? err.message : String(err);
       }
     }
-    const decision = this.takeLocal(id, limit);
+    const decision = this.takeLocal(id, shareOf(limit, this.share()));
     decisions.inc({ outcome: decision.allowed ? 'allowed' : 'limited', backend: 'memory' });
     return decision;
+  }
+
+  /** Replicas sharing a key's limit while it is kept per process (a whole number, at least 1). */
+  private share(): number {
+    const n = Math.floor(this.options.localShare?.() ?? 1);
+    return Number.isFinite(n) && n > 1 ? n : 1;
   }
 
   /** The same GCRA in this process. */
@@ -140,11 +159,15 @@ export class RateLimiter {
   /** For /ready: `ok` while limits are shared through Redis, `degraded` while they are per process. */
   status(): DependencyCheck {
     const handle = this.options.redis;
-    if (!handle?.configured)
-      return { status: 'degraded', detail: 'REDIS_URL not set: per-process rate limits' };
+    const n = this.share();
+    const limits =
+      n > 1
+        ? `per-process rate limits, 1/${n} of each key's limit (${n} gateways)`
+        : 'per-process rate limits';
+    if (!handle?.configured) return { status: 'degraded', detail: `REDIS_URL not set: ${limits}` };
     if (!handle.client() || this.redisFailing) {
       const why = this.lastRedisError || handle.status().detail;
-      return { status: 'degraded', detail: `per-process rate limits while Redis is unavailable (${why})` };
+      return { status: 'degraded', detail: `${limits} while Redis is unavailable (${why})` };
     }
     return { status: 'ok' };
   }
