@@ -276,8 +276,9 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
     );
     micro.useGlobalFilters(new PassThroughRpcFilter());
     await app.startAllMicroservices();
-    // This replica answers the count itself, so the first count (at least 1) follows its subscription.
-    await peers.start();
+    // After the subscriptions, so this replica answers its own first count. Not awaited: over NATS a count
+    // waits its whole window, and until it ends the limiter counts this replica alone.
+    void peers.start();
     await app.listen({ port: deps.port ?? config.PORT, host: config.HOST });
     const address = fastify.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
