@@ -17,7 +17,7 @@ export const GATEWAY = {
   peers: contract({
     subject: 'gateway.peers.v1',
     request: z.object({}).strict(),
-    /** The answering replica's instance (`host:pid`). */
+    /** The answering replica's instance (`host:pid:<random>`: one process may run several gateways). */
     reply: z.object({ instance: z.string().min(1) }),
     broadcast: true,
   }),
