@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,7 @@ describe(DecisionsService.name, () => {
   afterAll(async () => {
     await log.close();
     await sql.close();
+    rmSync(spoolDir, { recursive: true, force: true });
   });
 
   describe('decide', () => {
