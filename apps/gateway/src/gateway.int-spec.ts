@@ -26,6 +26,11 @@ async function call(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** The checks of `gateway`'s `/ready`. */
+async function readyChecks(gateway: RunningGateway): Promise<HealthReply['checks']> {
+  return ((await call(gateway, '/ready')).body as unknown as HealthReply).checks;
+}
+
 /** A key limited to `burst` requests (refilled at 0.01/s), created through `gateway`'s admin API. */
 async function limitedKey(gateway: RunningGateway, burst: number): Promise<string> {
   const created = await call(gateway, '/v1/admin/keys', {
@@ -71,9 +76,11 @@ describe('gateway on Postgres and Redis', () => {
 
   it('reports the database and shared rate limits as ok', async () => {
     // The Redis connection is made in the background at start; limits are shared once it is up.
-    const checks = async () => ((await call(one, '/ready')).body as unknown as HealthReply).checks;
-    await eventually(async () => (await checks())['rate-limits']?.status === 'ok', 'shared rate limits');
-    const ready = await checks();
+    await eventually(
+      async () => (await readyChecks(one))['rate-limits']?.status === 'ok',
+      'shared rate limits',
+    );
+    const ready = await readyChecks(one);
     expect(ready.database).toMatchObject({ status: 'ok' });
     expect(ready['rate-limits']).toEqual({ status: 'ok', gates_readiness: false });
   });
@@ -220,8 +227,7 @@ describe('gateways on NATS without Redis', () => {
     await nats?.kill();
   });
 
-  const rateLimits = async (gateway: RunningGateway) =>
-    ((await call(gateway, '/ready')).body as unknown as HealthReply).checks['rate-limits'];
+  const rateLimits = async (gateway: RunningGateway) => (await readyChecks(gateway))['rate-limits'];
 
   it("gives each replica half of a key's limit, so the two together keep to it", async () => {
     await eventually(

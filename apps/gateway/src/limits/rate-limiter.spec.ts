@@ -2,6 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { connectRedis } from '@regatta/cache';
 import { RateLimiter, shareOf } from './rate-limiter.js';
 
+/** A Redis handle with no REDIS_URL: limits are kept per process. */
+const noRedis = () =>
+  connectRedis(undefined, { name: 't', logger: { info: () => undefined, warn: () => undefined } });
+
 describe(RateLimiter.name, () => {
   describe('takeLocal', () => {
     it('lets a burst through, then one request per interval', () => {
@@ -43,10 +47,7 @@ describe(RateLimiter.name, () => {
   describe('take', () => {
     it('limits in process and says degraded without Redis', async () => {
       const limiter = new RateLimiter({
-        redis: connectRedis(undefined, {
-          name: 't',
-          logger: { info: () => undefined, warn: () => undefined },
-        }),
+        redis: noRedis(),
       });
       const decision = await limiter.take('k', { ratePerS: 1, burst: 1 });
       expect(decision).toMatchObject({ allowed: true, backend: 'memory' });
@@ -58,10 +59,7 @@ describe(RateLimiter.name, () => {
       let now = 0;
       let gateways = 4;
       const limiter = new RateLimiter({
-        redis: connectRedis(undefined, {
-          name: 't',
-          logger: { info: () => undefined, warn: () => undefined },
-        }),
+        redis: noRedis(),
         now: () => now,
         localShare: () => gateways,
       });
