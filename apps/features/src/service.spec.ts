@@ -33,6 +33,7 @@ describe(createFeaturesService.name, () => {
   let bus: InProcessBus;
   let rpc: RpcClient;
   let running: RunningFeatures;
+  const store = new MemoryOnlineStore();
 
   beforeAll(async () => {
     testRepo = createTestRepo({ project: 'unit_service' });
@@ -51,7 +52,7 @@ describe(createFeaturesService.name, () => {
     running = await createFeaturesService({
       bus,
       config,
-      overrides: { store: new MemoryOnlineStore(), now: () => NOW },
+      overrides: { store, now: () => NOW },
     });
   });
 
@@ -131,6 +132,19 @@ describe(createFeaturesService.name, () => {
     expect(Object.keys(health.checks).sort()).toEqual(['feast_http', 'nats', 'online_store', 'registry']);
     expect(health.checks.feast_http).toEqual({ status: 'ok', detail: 'off (FEAST_HTTP_PORT=0)' });
     expect(health.ready).toBe(true);
+  });
+
+  it('is not ready while a store of its own (not shared with other replicas) is down', async () => {
+    store.down = true;
+    try {
+      const health = await rpc.request(HEALTH.features, {});
+      expect(health.checks.online_store).toMatchObject({ status: 'down' });
+      expect(health.checks.online_store!.gates_readiness).toBeUndefined();
+      expect(health.ready).toBe(false);
+    } finally {
+      store.down = false;
+    }
+    expect((await rpc.request(HEALTH.features, {})).ready).toBe(true);
   });
 });
 

@@ -126,11 +126,19 @@ export async function createFeaturesService(deps: {
     const health = new HealthRegistry(FEATURES_SERVICE);
     health.add('nats', () => bus.health());
     health.add('registry', () => features.registryHealth());
-    health.add('online_store', async (): Promise<DependencyCheck> => {
-      const check = await features.storeHealth();
-      const where = overrides.store ? overrides.store.kind : describeStore(storeConfig);
-      return { ...check, detail: check.detail ? `${where}: ${check.detail}` : where };
-    });
+    // A Redis or Postgres store is shared by every replica: while it is down each replica answers
+    // UNAVAILABLE naming it, and readiness stays, so a rollout or a load balancer does not drain them all.
+    // A SQLite file is the replica's own, and a replica that cannot read it is not ready.
+    const storeShared = store.kind === 'redis' || store.kind === 'postgres';
+    health.add(
+      'online_store',
+      async (): Promise<DependencyCheck> => {
+        const check = await features.storeHealth();
+        const where = overrides.store ? overrides.store.kind : describeStore(storeConfig);
+        return { ...check, detail: check.detail ? `${where}: ${check.detail}` : where };
+      },
+      { gatesReadiness: !storeShared },
+    );
 
     ({ app } = await startMicroservice({
       service: FEATURES_SERVICE,
