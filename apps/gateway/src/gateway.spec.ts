@@ -271,6 +271,34 @@ describe('gateway edge', () => {
       expect(err.message).toMatch(/^request body is not valid JSON: .+/);
     });
 
+    it('refuses a number beyond the float64 range with 400 naming where it is (JSON.parse makes it Infinity)', async () => {
+      const send = (raw: string) =>
+        gw.request('/v1/probe/echo', {
+          key: predictKey,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
+      const err = expectError(
+        await send('{"text": "1e400 in text is text", "n": -1e400}'),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      expect(err.message).toBe('body.n: number is outside the range JSON numbers can carry (about ±1.8e308)');
+      const digits = expectError(
+        await send(`{"nested": {"flag": ${'9'.repeat(400)}}}`),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      expect(digits.message).toMatch(/^body\.nested\.flag: number is outside/);
+      const deep = `${'['.repeat(600)}1E+999${']'.repeat(600)}`;
+      const nested = expectError(await send(`{"text": ${deep}}`), 400, 'INVALID_ARGUMENT');
+      expect(nested.message).toMatch(/^body\.text(\.0)+…: number is outside/);
+      // Text that looks like a large exponent is walked and let through.
+      const ok = await send('{"text": "e500 and 1e400 are text", "n": 1e2}');
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ body: { text: 'e500 and 1e400 are text', n: 100 } });
+    });
+
     it('answers an empty JSON body with 400', async () => {
       const err = expectError(
         await gw.request('/v1/probe/echo', {

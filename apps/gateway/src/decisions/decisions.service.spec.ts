@@ -201,6 +201,16 @@ describe(DecisionsService.name, () => {
       });
       expect(services.calls).toEqual([]);
     });
+
+    it('answers INVALID_ARGUMENT, not an internal error, for a request outside the contract', async () => {
+      const services = new FakeServices();
+      const outside = { ...body, context: { ...body.context, amount: Number.POSITIVE_INFINITY } };
+      await expect(make(services).decide('acme', outside)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^invalid decision request: context\.amount: /),
+      });
+      expect(services.calls).toEqual([]);
+    });
   });
 
   describe('get', () => {

@@ -9,6 +9,7 @@ import {
   LLM,
   type ModelInfo,
   RegattaError,
+  parseOrThrow,
   type ReplyOf,
   type RequestOf,
   type StoredDecision,
@@ -80,7 +81,7 @@ export class DecisionsService {
 
   async decide(tenant: string, input: DecisionRequest): Promise<DecisionReply> {
     const started = performance.now();
-    const body = DecisionRequest.parse(input);
+    const body = parseOrThrow(DecisionRequest, input, 'decision request');
     const flow = this.flows.get(body.flow);
     if (!flow)
       throw new RegattaError('NOT_FOUND', `no flow "${body.flow}" (flows: ${this.flowNames().join(', ')})`);

@@ -74,11 +74,48 @@ export function installValidation(fastify: FastifyInstance): void {
         return;
       }
       void secureJson(req, text, (err: Error | null, value?: unknown) => {
-        if (!err) return done(null, value);
-        done(new RegattaError('INVALID_ARGUMENT', jsonProblem(text)));
+        if (err) return done(new RegattaError('INVALID_ARGUMENT', jsonProblem(text)));
+        const outOfRange = MAYBE_OUT_OF_RANGE.test(text) ? nonFinitePath(value) : undefined;
+        if (outOfRange !== undefined) {
+          const where =
+            outOfRange.length > MESSAGE_LIMIT
+              ? `${outOfRange.slice(0, outOfRange.lastIndexOf('.', MESSAGE_LIMIT))}…`
+              : outOfRange;
+          const message = `${where}: number is outside the range JSON numbers can carry (about ±1.8e308)`;
+          return done(new RegattaError('INVALID_ARGUMENT', message));
+        }
+        done(null, value);
       });
     },
   );
+}
+
+/**
+ * Text that may hold a number beyond float64's range: an exponent of three digits or more, or a run of 309
+ * digits. Only then is the parsed body walked; strings that match cost one walk and nothing else.
+ */
+const MAYBE_OUT_OF_RANGE = /[eE]\+?\d{3}|\d{309}/;
+
+/**
+ * Where a parsed body holds ±Infinity (`body.context.amount`), which `JSON.parse` makes of a number like
+ * 1e400. Such a value would reach a service as `null` (JSON cannot write it), so it is refused here, by
+ * name. Iterative, so a deeply nested body cannot exhaust the stack.
+ */
+export function nonFinitePath(value: unknown, root = 'body'): string | undefined {
+  const pending: [unknown, string][] = [[value, root]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path] = next;
+    if (typeof item === 'number') {
+      if (!Number.isFinite(item)) return path;
+    } else if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], `${path}.${i}`]);
+    } else if (typeof item === 'object' && item !== null) {
+      const entries = Object.entries(item);
+      for (let i = entries.length - 1; i >= 0; i--)
+        pending.push([entries[i]![1], `${path}.${entries[i]![0]}`]);
+    }
+  }
+  return undefined;
 }
 
 /** Why a body is not acceptable JSON, for the error message. */
