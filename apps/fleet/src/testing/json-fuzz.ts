@@ -4,8 +4,16 @@ import { type Prng } from '@regatta/testing';
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Rng = Prng;
 
+/**
+ * Stands for a number JSON can write but float64 cannot hold (`1e400`); `render` puts one in its place, since
+ * JSON.stringify cannot (JSON.parse reads such a number as Infinity).
+ */
+const OUT_OF_RANGE = '<number beyond float64>';
+const OUT_OF_RANGE_TEXT = ['1e400', '-1e999', '1E+309', '9'.repeat(400)];
+
 /** Values that break assumptions: limits, odd numbers and strings, prototype keys, empty and nested containers. */
 const HOSTILE: readonly Json[] = [
+  OUT_OF_RANGE,
   null,
   true,
   false,
@@ -187,7 +195,9 @@ export async function forEachConcurrently<T>(
 
 /** The text of one case: usually JSON, sometimes cut short or with a stray byte. */
 export function render(rng: Rng, body: Json): { text: string; contentType: string } {
-  const text = JSON.stringify(body);
+  const text = JSON.stringify(body).replaceAll(JSON.stringify(OUT_OF_RANGE), () =>
+    rng.pick(OUT_OF_RANGE_TEXT),
+  );
   const roll = rng.int(20);
   if (roll === 0) return { text: text.slice(0, rng.int(text.length)), contentType: 'application/json' };
   if (roll === 1) {
