@@ -235,6 +235,7 @@ export async function createGateway(deps: CreateGatewayDeps): Promise<RunningGat
       routeTimeoutMs: config.ROUTE_TIMEOUT_MS,
     });
     registerSloMetrics();
+    getSloMonitor().serves(GATEWAY_SERVICE);
     installApiMetrics(fastify, (ms, success) => getSloMonitor().recordApi(ms, success));
 
     const app = await NestFactory.create<NestFastifyApplication>(

@@ -2,7 +2,7 @@ import { type DynamicModule, type INestMicroservice, Module, type Type } from '@
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { type Contract, ServiceName } from '@regatta/contracts';
-import { SLO_SNAPSHOT, registerSloMetrics } from '@regatta/slo';
+import { SLO_SNAPSHOT, getSloMonitor, registerSloMetrics } from '@regatta/slo';
 import { createLogger, type Logger } from '@regatta/telemetry';
 import { type Bus, PassThroughRpcFilter, RegattaServer, type RouteHandler } from '@regatta/transport';
 import { createSloController } from './slo.controller.js';
@@ -42,6 +42,7 @@ export async function startMicroservice(
     class ServiceRootModule {}
     root = ServiceRootModule;
     registerSloMetrics();
+    getSloMonitor().serves(spec.service);
   }
   const server = new RegattaServer({
     bus: spec.bus,

@@ -285,6 +285,16 @@ describe(SloMonitor.name, () => {
       expect(Math.abs(merged.api_p95_ms! - averaged)).toBeGreaterThan(50);
     });
 
+    it('lists every service that records into it, or SERVICE_NAME / unknown when none is named', () => {
+      const shared = new SloMonitor({ now: clock().now });
+      expect(shared.exportSnapshot().services).toEqual([process.env.SERVICE_NAME ?? 'unknown']);
+      shared.serves('inference');
+      shared.serves('gateway');
+      shared.serves('inference');
+      expect(shared.exportSnapshot().services).toEqual(['gateway', 'inference']);
+      expect(shared.getStats().services).toEqual(['gateway', 'inference']);
+    });
+
     it('keeps only the newest month when services straddle a month boundary', () => {
       const old = new SloMonitor({ service: 'a', now: () => Date.UTC(2026, 10, 30, 23, 59) });
       const fresh = new SloMonitor({ service: 'b', now: () => Date.UTC(2026, 11, 1, 0, 1) });

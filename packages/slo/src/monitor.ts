@@ -16,7 +16,10 @@ import {
 
 /** Options of an SloMonitor; every field has a documented default. */
 export interface SloMonitorOptions {
-  /** Name of this service in snapshots and merged stats; default `process.env.SERVICE_NAME` or `unknown`. */
+  /**
+   * Name of this service in snapshots and merged stats. Services started with `startMicroservice` add their
+   * own names (`serves`); with none, `process.env.SERVICE_NAME` or `unknown`.
+   */
   service?: string;
   /** Clock in epoch milliseconds (tests inject one); default `Date.now`. */
   now?: () => number;
@@ -80,7 +83,9 @@ interface Feed {
  * distinct-user sketches (at most `maxTenants + 2` of ~2 KB). Nothing grows with traffic.
  */
 export class SloMonitor {
-  private readonly service: string;
+  private readonly fallbackService: string;
+  /** The services recording into this monitor: one per process, all four in the embedded fleet. */
+  private readonly services = new Set<string>();
   private readonly now: () => number;
   private readonly slotMs: number;
   private readonly vcpuSecondUsd: number;
@@ -92,7 +97,8 @@ export class SloMonitor {
   private readonly tenants = new Map<string, TenantAccumulator>();
 
   constructor(options: SloMonitorOptions = {}) {
-    this.service = options.service ?? process.env.SERVICE_NAME ?? 'unknown';
+    if (options.service !== undefined) this.services.add(options.service);
+    this.fallbackService = process.env.SERVICE_NAME ?? 'unknown';
     this.now = options.now ?? Date.now;
     this.slotMs = positiveInteger(options.slotMs ?? 60_000, 'slotMs');
     this.vcpuSecondUsd = nonNegative(options.vcpuSecondUsd ?? DEFAULT_VCPU_SECOND_USD, 'vcpuSecondUsd');
@@ -106,6 +112,11 @@ export class SloMonitor {
       this.feeds[slo.signal].push({ index, thresholdMs });
     });
     this.month = monthOf(this.now());
+  }
+
+  /** Names a service that records into this monitor; snapshots list every name given. */
+  serves(service: string): void {
+    this.services.add(service);
   }
 
   /** Records one API request: its latency in milliseconds and whether it succeeded (not a 5xx). */
@@ -200,7 +211,8 @@ export class SloMonitor {
     const now = this.now();
     const current = Math.floor(now / this.slotMs);
     const agg = emptyAggregate(this.month, (this.slots.length * this.slotMs) / 1000, now);
-    agg.services.add(this.service);
+    if (this.services.size === 0) agg.services.add(this.fallbackService);
+    for (const service of this.services) agg.services.add(service);
     for (const slot of this.slots) {
       if (slot.epoch <= current - this.slots.length || slot.epoch > current) continue;
       agg.apiLatency.add(slot.apiLatency);

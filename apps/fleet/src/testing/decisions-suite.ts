@@ -120,6 +120,8 @@ export function decisionSuite(fleet: () => { gatewayUrl: string; adminKey: strin
     const res = await call(`${gatewayUrl}/v1/slo`, adminKey);
     expect(res.status).toBe(200);
     const stats = res.body.stats as Record<string, unknown>;
+    // Embedded, the four services share one monitor; distributed, each process answers for its own.
+    expect(stats.services).toEqual(['features', 'gateway', 'inference', 'llm-proxy']);
     expect(typeof stats.api_p50_ms).toBe('number');
     expect(typeof stats.inference_p95_ms).toBe('number');
     expect(stats.success_rate).toBe(1);
