@@ -319,7 +319,17 @@ describe(PredictionService.name, () => {
       [
         'a fractional value in an integer tensor',
         [{ name: 'features', shape: [1, 3], datatype: 'INT32', data: [1, 2.5, 3] }],
-        "input 'features' is INT32 but value 1 is 2.5",
+        "input 'features' is INT32 (integers -2147483648 to 2147483647) but value 1 is 2.5",
+      ],
+      [
+        'a value outside an integer type',
+        [{ name: 'features', shape: [1, 3], datatype: 'INT8', data: [1, -128, 300] }],
+        "input 'features' is INT8 (integers -128 to 127) but value 2 is 300",
+      ],
+      [
+        'a negative value in an unsigned tensor',
+        [{ name: 'features', shape: [1, 3], datatype: 'UINT16', data: [65535, -1, 3] }],
+        "input 'features' is UINT16 (integers 0 to 65535) but value 1 is -1",
       ],
       [
         'an empty batch',

@@ -61,15 +61,16 @@ function showShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-const INTEGER_TYPES: ReadonlySet<NumericDatatype> = new Set([
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
+/** The values each integer datatype holds, inclusive. */
+const INTEGER_RANGES: ReadonlyMap<NumericDatatype, readonly [number, number]> = new Map([
+  ['INT8', [-(2 ** 7), 2 ** 7 - 1]],
+  ['INT16', [-(2 ** 15), 2 ** 15 - 1]],
+  ['INT32', [-(2 ** 31), 2 ** 31 - 1]],
+  ['INT64', [-(2 ** 63), 2 ** 63 - 1]],
+  ['UINT8', [0, 2 ** 8 - 1]],
+  ['UINT16', [0, 2 ** 16 - 1]],
+  ['UINT32', [0, 2 ** 32 - 1]],
+  ['UINT64', [0, 2 ** 64 - 1]],
 ]);
 
 /**
@@ -122,14 +123,15 @@ export function rowsFromTensors(inputs: readonly InputTensor[], model: CatalogMo
         { input: spec.name, values: input.data.length, expected },
       );
     }
-    if (INTEGER_TYPES.has(input.datatype)) {
-      const unsigned = input.datatype.startsWith('U');
-      const bad = input.data.findIndex((v) => !Number.isInteger(v) || (unsigned && v < 0));
+    const range = INTEGER_RANGES.get(input.datatype);
+    if (range) {
+      const [min, max] = range;
+      const bad = input.data.findIndex((v) => !Number.isInteger(v) || v < min || v > max);
       if (bad >= 0) {
-        throw invalid(`input '${spec.name}' is ${input.datatype} but value ${bad} is ${input.data[bad]}`, {
-          input: spec.name,
-          index: bad,
-        });
+        throw invalid(
+          `input '${spec.name}' is ${input.datatype} (integers ${min} to ${max}) but value ${bad} is ${input.data[bad]}`,
+          { input: spec.name, index: bad },
+        );
       }
     }
     parts.push({ values: input.data, cols });
