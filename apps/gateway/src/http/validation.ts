@@ -16,8 +16,14 @@ function pathOf(dataVar: string, instancePath: string): string {
 
 /** One readable line for the first schema violation: `body.rows.0.amount: must be number`. */
 export function describeSchemaError(errors: readonly ErrorObject[], dataVar: string): string {
-  const e = errors[0];
-  if (!e) return `invalid ${dataVar}`;
+  const last = errors.at(-1);
+  if (!last) return `invalid ${dataVar}`;
+  // With allErrors off, a failed union (zod unions and nullables) is reported last, after every branch's errors.
+  if (last.keyword === 'anyOf' || last.keyword === 'oneOf') return describeUnion(errors, last, dataVar);
+  return describeOne(errors[0]!, dataVar);
+}
+
+function describeOne(e: ErrorObject, dataVar: string): string {
   const where = pathOf(dataVar, e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -30,6 +36,30 @@ export function describeSchemaError(errors: readonly ErrorObject[], dataVar: str
     default:
       return `${where}: ${e.message ?? 'is invalid'}`;
   }
+}
+
+/**
+ * A union no branch of which matched. A branch the value has the right type for says what is wrong inside it
+ * (`body.stop: must NOT have more than 4 items`); when the type matched none, the types are listed
+ * (`body.stop: must be string, array or null`). The first branch's error alone would mislead.
+ */
+function describeUnion(errors: readonly ErrorObject[], union: ErrorObject, dataVar: string): string {
+  const prefix = `${union.schemaPath}/`;
+  const branches = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    if (!e.schemaPath.startsWith(prefix)) continue;
+    const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
+    branches.set(branch, [...(branches.get(branch) ?? []), e]);
+  }
+  const wrongType = (list: ErrorObject[]) =>
+    list.length === 1 && list[0]!.keyword === 'type' && list[0]!.instancePath === union.instancePath;
+  const closest = [...branches.values()].find((list) => !wrongType(list));
+  if (closest) return describeSchemaError(closest, dataVar);
+  const types = [...branches.values()].flatMap((list) => String(list[0]!.params.type).split(','));
+  if (types.length === 0) return describeOne(union, dataVar);
+  const unique = [...new Set(types)];
+  const listed = unique.length === 1 ? unique[0] : `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}`;
+  return `${pathOf(dataVar, union.instancePath)}: must be ${listed}`;
 }
 
 function newAjv(coerce: boolean): Ajv2020 {
