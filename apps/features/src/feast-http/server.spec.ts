@@ -344,6 +344,17 @@ describe(buildFeastHttpApp.name, () => {
     const res = await get('/nope');
     expect([res.status, res.text]).toEqual([404, '{"detail":"Not Found"}']);
   });
+
+  it('answers a known route asked with another method 405 with the method it takes, as FastAPI does', async () => {
+    const read = await fetch(`${base}/get-online-features?x=1`);
+    expect([read.status, await read.text(), read.headers.get('allow')]).toEqual([
+      405,
+      '{"detail":"Method Not Allowed"}',
+      'POST',
+    ]);
+    const health = await post('/health', {});
+    expect([health.status, health.text]).toEqual([405, '{"detail":"Method Not Allowed"}']);
+  });
 });
 
 describe('Feast HTTP API without a registry', () => {

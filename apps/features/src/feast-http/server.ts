@@ -106,7 +106,21 @@ export function buildFeastHttpApp(options: Omit<FeastHttpServerOptions, 'port' |
     return sendJson(reply, ok ? 200 : 503, JSON.stringify(body));
   });
 
-  app.setNotFoundHandler((_req, reply) => sendJson(reply, 404, '{"detail":"Not Found"}'));
+  // A known path asked with another method is 405 with the methods it takes, as FastAPI answers.
+  const methods = new Map<string, string>([
+    ['/get-online-features', 'POST'],
+    ['/push', 'POST'],
+    ['/write-to-online-store', 'POST'],
+    ['/materialize', 'POST'],
+    ['/materialize-incremental', 'POST'],
+    ['/health', 'GET'],
+  ]);
+  app.setNotFoundHandler((req, reply) => {
+    const allow = methods.get(req.url.split('?', 1)[0]!);
+    if (allow === undefined) return sendJson(reply, 404, '{"detail":"Not Found"}');
+    void reply.header('allow', allow);
+    return sendJson(reply, 405, '{"detail":"Method Not Allowed"}');
+  });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof InvalidBody) return sendJson(reply, 422, JSON.stringify({ detail: err.detail }));
