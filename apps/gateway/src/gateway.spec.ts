@@ -392,6 +392,18 @@ describe('gateway edge', () => {
       expect(expectError(await gw.request('/v1/nowhere'), 404, 'NOT_FOUND').message).toBe('no such route');
     });
 
+    it('answers a known route asked with another method 405 with an Allow header, without a key', async () => {
+      const res = await gw.request('/v1/probe/echo?x=1');
+      expect(expectError(res, 405, 'INVALID_ARGUMENT').message).toBe(
+        'GET is not allowed on /v1/probe/echo: use POST',
+      );
+      expect(res.headers.get('allow')).toBe('POST');
+      const health = await gw.request('/health', { method: 'DELETE' });
+      expect(expectError(health, 405, 'INVALID_ARGUMENT').message).toBe(
+        'DELETE is not allowed on /health: use GET',
+      );
+    });
+
     it('never shows what an unexpected failure was', async () => {
       const res = await gw.request('/v1/probe/boom');
       const err = expectError(res, 500, 'INTERNAL');

@@ -1,3 +1,4 @@
+import { MethodNotAllowedException } from '@nestjs/common';
 import { RegattaError } from '@regatta/contracts';
 import { runWithScope } from '@regatta/transport';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -53,6 +54,19 @@ function missingScopes(have: ReadonlySet<Scope>, need: readonly Scope[]): Scope[
   return need.filter((s) => !have.has(s));
 }
 
+const ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** The methods a path is served with, when the request's own is not one of them (for a 405 and its Allow). */
+function methodsAllowed(req: FastifyRequest): string[] {
+  const url = req.url.split('?', 1)[0]!;
+  return ROUTE_METHODS.filter((method) => {
+    if (method === req.method) return false;
+    const route = req.server.findRoute({ method, url });
+    // A catch-all (`*`) route matches everything and says nothing about this path.
+    return route !== null && !(route.params && '*' in route.params);
+  });
+}
+
 /**
  * The gateway's edge, as Fastify hooks that run before any body is read: load shedding, the
  * request's deadline, API key authentication, the per-key rate limit and the route's scopes;
@@ -74,7 +88,14 @@ export function installEdge(fastify: FastifyInstance, deps: EdgeDeps): void {
     // An unknown URL, or an OPTIONS request the CORS hook did not answer as a preflight, is a 404
     // at once: no key is asked for and no body is read for a route that does not exist.
     if (req.routeOptions.url === undefined || (req.method === 'OPTIONS' && req.routeOptions.url === '*')) {
-      sendError(reply, req, new RegattaError('NOT_FOUND', 'no such route'));
+      const allowed = req.method === 'OPTIONS' ? [] : methodsAllowed(req);
+      if (allowed.length === 0) sendError(reply, req, new RegattaError('NOT_FOUND', 'no such route'));
+      else {
+        void reply.header('allow', allowed.join(', '));
+        const path = req.url.split('?', 1)[0]!;
+        const message = `${req.method} is not allowed on ${path.slice(0, 200)}: use ${allowed.join(' or ')}`;
+        sendError(reply, req, new MethodNotAllowedException(message));
+      }
       return reply;
     }
     if (!deps.inFlight.tryAcquire()) {
