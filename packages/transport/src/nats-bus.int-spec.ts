@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Module } from '@nestjs/common';
+import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { contract } from '@regatta/contracts';
-import { TcpFaultProxy } from '@regatta/testing';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { type RegattaError, contract } from '@regatta/contracts';
+import { PrivateServer, TcpFaultProxy } from '@regatta/testing';
+import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { RpcClient } from './client.js';
 import { NatsBus } from './nats-bus.js';
@@ -52,5 +54,107 @@ describe('a service that has started listening over NATS', () => {
         await app.close();
       }
     }
+  });
+});
+
+const Big = contract({
+  subject: 'big.payload.v1',
+  request: z.object({
+    text: z.string(),
+    reply_chars: z.number().int(),
+    chunk_chars: z.array(z.number().int()),
+  }),
+  reply: z.object({ text: z.string() }),
+  chunk: z.object({ text: z.string() }),
+});
+
+@Controller()
+class BigController {
+  @MessagePattern(Big.subject)
+  big(@Payload() data: { reply_chars: number; chunk_chars: number[] }) {
+    return new Observable<{ text: string }>((sub) => {
+      for (const n of data.chunk_chars) sub.next({ text: 'c'.repeat(n) });
+      sub.complete();
+    });
+  }
+}
+
+@Module({ controllers: [BigController] })
+class BigModule {}
+
+describe("messages larger than the NATS server's max_payload", () => {
+  // A private server with the default max_payload (1 MiB), whatever the shared one is configured with.
+  let nats: PrivateServer;
+  let bus: NatsBus;
+  let client: RpcClient;
+  let close: () => Promise<void>;
+  const MB = 1024 * 1024;
+
+  beforeAll(async () => {
+    nats = await PrivateServer.start('nats');
+    bus = await NatsBus.connect({ url: nats.url, name: 'payload-test' });
+    const server = new RegattaServer({ bus, service: 'payload-test', contracts: [Big] });
+    server.addRoute('big.reply.v1', (req) => ({
+      text: 'r'.repeat((req as { reply_chars: number }).reply_chars),
+    }));
+    const app = await NestFactory.createMicroservice(BigModule, { strategy: server, logger: false });
+    await app.listen();
+    close = () => app.close();
+    client = new RpcClient({ bus, defaultTimeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    await close?.();
+    await bus?.close();
+    await nats?.kill();
+  });
+
+  const BigReply = contract({ ...Big, subject: 'big.reply.v1' });
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as RegattaError,
+    );
+
+  it('refuses a request at once with PAYLOAD_TOO_LARGE saying its size and the limit', async () => {
+    const started = performance.now();
+    const err = await failure(
+      client.request(BigReply, { text: 'x'.repeat(2 * MB), reply_chars: 1, chunk_chars: [] }),
+    );
+    expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(err!.message).toMatch(
+      /^request on big\.reply\.v1 is \d+ bytes, more than the NATS server's max_payload \(1048576\)$/,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000); // not the 10 s timeout
+  });
+
+  it('answers a reply too large for the bus with PAYLOAD_TOO_LARGE instead of leaving the caller to time out', async () => {
+    const started = performance.now();
+    const err = await failure(client.request(BigReply, { text: '', reply_chars: 2 * MB, chunk_chars: [] }));
+    expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(err!.message).toMatch(
+      /^reply on big\.reply\.v1 is \d+ bytes, more than the NATS server's max_payload/,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // The service is unharmed and still answers.
+    await expect(client.request(BigReply, { text: '', reply_chars: 3, chunk_chars: [] })).resolves.toEqual({
+      text: 'rrr',
+    });
+  });
+
+  it('ends a stream whose chunk is too large with that error, after the chunks before it and without an end', async () => {
+    const seen: unknown[] = [];
+    const err = await failure(
+      (async () => {
+        for await (const chunk of client.stream(Big, {
+          text: '',
+          reply_chars: 0,
+          chunk_chars: [2, 2 * MB, 3],
+        }))
+          seen.push(chunk);
+      })(),
+    );
+    expect(seen).toEqual([{ text: 'cc' }]);
+    expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(err!.message).toMatch(/^reply on big\.payload\.v1 is \d+ bytes/);
   });
 });

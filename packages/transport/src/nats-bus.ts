@@ -69,9 +69,26 @@ class NatsDelivery implements IncomingMessage {
   }
 
   reply(data: Uint8Array, headers: Headers): void {
-    if (this.msg.reply && !this.nc.isClosed())
+    if (!this.msg.reply || this.nc.isClosed()) return;
+    try {
       this.nc.publish(this.msg.reply, data, { headers: toNatsHeaders(headers) });
+    } catch (err) {
+      throw tooLarge(this.nc, err, `reply on ${this.subject}`, data.length) ?? err;
+    }
   }
+}
+
+/**
+ * PAYLOAD_TOO_LARGE for a message the NATS server would refuse (nats.js checks the server's max_payload
+ * before sending), saying how large it was and what the server takes; undefined for any other error.
+ */
+function tooLarge(nc: NatsConnection, err: unknown, what: string, bytes: number): RegattaError | undefined {
+  if (!(err instanceof Error) || !err.message.includes('max_payload')) return undefined;
+  const max = nc.info?.max_payload;
+  return new RegattaError(
+    'PAYLOAD_TOO_LARGE',
+    `${what} is ${bytes} bytes, more than the NATS server's max_payload${max === undefined ? '' : ` (${max})`}`,
+  );
 }
 
 /** The distributed-mode bus: a NATS connection that reconnects forever and drains on close. */
@@ -160,7 +177,7 @@ export class NatsBus implements Bus {
       });
       return { data: msg.data, headers: fromNatsHeaders(msg.headers) };
     } catch (err) {
-      throw this.mapError(subject, timeoutMs, err);
+      throw this.mapError(subject, timeoutMs, err, data.length);
     }
   }
 
@@ -182,7 +199,7 @@ export class NatsBus implements Bus {
         replies.push({ data: msg.data, headers: fromNatsHeaders(msg.headers) });
       }
     } catch (err) {
-      if (replies.length === 0) throw this.mapError(subject, windowMs, err);
+      if (replies.length === 0) throw this.mapError(subject, windowMs, err, data.length);
     }
     return replies;
   }
@@ -230,12 +247,15 @@ export class NatsBus implements Bus {
       this.nc.publish(subject, data, { reply: inbox, headers: toNatsHeaders(headers) });
     } catch (err) {
       clearTimeout(timer);
-      queue.fail(this.mapError(subject, timeoutMs, err));
+      sub?.unsubscribe();
+      queue.fail(this.mapError(subject, timeoutMs, err, data.length));
     }
     return queue;
   }
 
-  private mapError(subject: string, timeoutMs: number, err: unknown): RegattaError {
+  private mapError(subject: string, timeoutMs: number, err: unknown, bytes?: number): RegattaError {
+    const large = bytes === undefined ? undefined : tooLarge(this.nc, err, `request on ${subject}`, bytes);
+    if (large) return large;
     const e = err as Error & { isNoResponders?: () => boolean; name: string };
     if (typeof e.isNoResponders === 'function' && e.isNoResponders()) {
       return new RegattaError('UNAVAILABLE', `no service answers ${subject}`);

@@ -296,10 +296,23 @@ export class RegattaServer extends Server implements CustomTransportStrategy {
 
   private stream(msg: IncomingMessage, result$: Observable<unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      result$.subscribe({
-        next: (chunk) => msg.reply(encodeJson(chunk), CHUNK_HEADERS),
+      // A chunk the bus refuses (too large) ends the stream with that error: no later chunk and no end frame
+      // is sent, and nothing is thrown out of the observable.
+      let failed = false;
+      const subscription = result$.subscribe({
+        next: (chunk) => {
+          if (failed) return;
+          try {
+            msg.reply(encodeJson(chunk), CHUNK_HEADERS);
+          } catch (err) {
+            failed = true;
+            queueMicrotask(() => subscription.unsubscribe());
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
         error: reject,
         complete: () => {
+          if (failed) return;
           msg.reply(new Uint8Array(0), END_HEADERS);
           resolve();
         },
