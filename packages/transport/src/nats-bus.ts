@@ -87,7 +87,8 @@ function tooLarge(nc: NatsConnection, err: unknown, what: string, bytes: number)
   const max = nc.info?.max_payload;
   return new RegattaError(
     'PAYLOAD_TOO_LARGE',
-    `${what} is ${bytes} bytes, more than the NATS server's max_payload${max === undefined ? '' : ` (${max})`}`,
+    `${what} is ${bytes} bytes and its headers, more than the NATS server's max_payload` +
+      (max === undefined ? '' : ` of ${max} bytes`),
   );
 }
 
