@@ -248,6 +248,15 @@ describe(RedisOnlineStore.name, () => {
   });
 
   describe('when Redis is unreachable', () => {
+    const oneRead = [
+      { view: 'customer_stats', entityKey: entityKeyV3({ customer_id: 'c1' }), features: ['txn_count_1h'] },
+    ];
+    const oneRow = {
+      entityKey: entityKeyV3({ customer_id: 'c1' }),
+      values: [feastValue.int64(1)],
+      eventTimeMs: Date.now(),
+    };
+
     it('answers UNAVAILABLE quickly and reports down', async () => {
       const port = await new Promise<number>((resolve) => {
         const server = createServer();
@@ -280,6 +289,29 @@ describe(RedisOnlineStore.name, () => {
         expect((err as RegattaError).code).toBe('UNAVAILABLE');
         expect(Date.now() - started).toBeLessThan(10_000);
         expect((await dead.health()).status).toBe('down');
+
+        // Once the connection is known to be down, reads fail at once: they do not wait in the client's queue
+        // for the next reconnection attempt, which by now is hundreds of milliseconds apart.
+        await new Promise((r) => setTimeout(r, 2_000));
+        const t = performance.now();
+        for (let i = 0; i < 3; i++) {
+          const again = await dead.read(oneRead).then(
+            () => undefined,
+            (e: unknown) => e as RegattaError,
+          );
+          expect(again).toMatchObject({ code: 'UNAVAILABLE' });
+          expect(again!.message).toMatch(
+            /^online store redis unavailable: .*ECONNREFUSED.*\(reconnecting in the background\)$/,
+          );
+        }
+        expect(performance.now() - t).toBeLessThan(100); // the client's own retries are ~450 ms apart by now
+        const write = await dead
+          .write({ view: 'customer_stats', features: ['txn_count_1h'], rows: [oneRow] })
+          .then(
+            () => undefined,
+            (e: unknown) => e as RegattaError,
+          );
+        expect(write).toMatchObject({ code: 'UNAVAILABLE' });
       } finally {
         await dead.close();
       }

@@ -131,6 +131,12 @@ export class RedisOnlineStore implements OnlineStore {
   private readonly projectBytes: Buffer;
   private readonly keyTtlSeconds: number;
   private readonly plans = new WeakMap<readonly string[], FieldPlan>();
+  /**
+   * Why the connection is down, from a failed or lost connection until it is ready again. Meanwhile reads and
+   * writes fail at once instead of waiting in ioredis's queue for the next reconnection attempt (up to 2 s
+   * apart), which would use up a caller's whole deadline where it could have fallen back.
+   */
+  private down: string | undefined;
 
   constructor(options: RedisOnlineStoreOptions) {
     this.project = options.project;
@@ -157,10 +163,18 @@ export class RedisOnlineStore implements OnlineStore {
         disconnectTimeout: 500,
       };
       this.client = new Redis(redisOptions);
-      // Connection errors surface through commands (as UNAVAILABLE); without a listener they would be printed.
-      this.client.on('error', () => undefined);
       this.ownsClient = true;
     }
+    // Connection errors surface through commands (as UNAVAILABLE); without a listener they would be printed.
+    this.client.on('error', (err: Error) => {
+      this.down = err.message;
+    });
+    this.client.on('close', () => {
+      this.down ??= 'connection closed';
+    });
+    this.client.on('ready', () => {
+      this.down = undefined;
+    });
     this.client.defineCommand(WRITE_COMMAND, { numberOfKeys: 1, lua: WRITE_IF_NEWER });
   }
 
@@ -224,6 +238,7 @@ export class RedisOnlineStore implements OnlineStore {
       previous = group;
     }
 
+    this.failIfDown();
     let replies: (Buffer | null)[][];
     try {
       replies = await Promise.all(
@@ -269,6 +284,7 @@ export class RedisOnlineStore implements OnlineStore {
 
   async write(batch: OnlineWriteBatch): Promise<OnlineWriteResult> {
     if (batch.rows.length === 0) return { written: 0, skipped: 0 };
+    this.failIfDown();
     const plan = this.plan(batch.view, batch.features);
     const client = this.client as unknown as WriteClient;
     const settled = await Promise.allSettled(
@@ -299,8 +315,14 @@ export class RedisOnlineStore implements OnlineStore {
     return result;
   }
 
+  private failIfDown(): void {
+    if (this.down !== undefined)
+      throw storeUnavailable('redis', new Error(`${this.down} (reconnecting in the background)`));
+  }
+
   async health(): Promise<DependencyCheck> {
     try {
+      this.failIfDown();
       await this.client.ping();
       return { status: 'ok' };
     } catch (err) {
