@@ -15,6 +15,7 @@ import {
   type RequestOf,
 } from '@regatta/contracts';
 import { type SqlClient, openPglite } from '@regatta/db';
+import { type RequestOptions, runWithScope } from '@regatta/transport';
 import { DecisionLog } from './decision-log.js';
 import { DecisionsService, type ServiceCaller } from './decisions.service.js';
 import { type FlowSpec, parseFlow } from './flow.js';
@@ -66,10 +67,10 @@ class FakeServices implements ServiceCaller {
   featureError: RegattaError | undefined;
   llmError: RegattaError | undefined;
   score = 0.3;
-  readonly calls: { subject: string; data: unknown }[] = [];
+  readonly calls: { subject: string; data: unknown; opts?: RequestOptions }[] = [];
 
-  request<C extends Contract>(c: C, data: RequestOf<C>): Promise<ReplyOf<C>> {
-    this.calls.push({ subject: c.subject, data });
+  request<C extends Contract>(c: C, data: RequestOf<C>, opts?: RequestOptions): Promise<ReplyOf<C>> {
+    this.calls.push({ subject: c.subject, data, ...(opts && { opts }) });
     const answer = (): unknown => {
       switch (c.subject) {
         case FEATURES.get.subject:
@@ -200,6 +201,24 @@ describe(DecisionsService.name, () => {
         code: 'INVALID_ARGUMENT',
       });
       expect(services.calls).toEqual([]);
+    });
+
+    it('gives the feature read and the explanation their shares of the remaining budget', async () => {
+      const services = new FakeServices();
+      services.score = 0.5; // a review, which the fraud flow explains
+      const deadline = Date.now() + 1_000;
+      await runWithScope({ deadline }, () => make(services).decide('acme', body));
+      const timeoutOf = (subject: string) =>
+        services.calls.find((c) => c.subject === subject)?.opts?.timeoutMs;
+      expect(fraud.features_budget_share).toBe(0.5);
+      expect(timeoutOf(FEATURES.get.subject)).toBeGreaterThan(400);
+      expect(timeoutOf(FEATURES.get.subject)).toBeLessThanOrEqual(500);
+      expect(timeoutOf(LLM.chat.subject)).toBeGreaterThan(0);
+      expect(timeoutOf(LLM.chat.subject)).toBeLessThanOrEqual(Math.ceil(fraud.explain!.budget_share * 1_000));
+      // Outside a request there is no budget to share: the caller's default timeout applies.
+      const outside = new FakeServices();
+      await make(outside).decide('acme', body);
+      expect(outside.calls.find((c) => c.subject === FEATURES.get.subject)?.opts).toEqual({});
     });
 
     it('answers INVALID_ARGUMENT, not an internal error, for a request outside the contract', async () => {

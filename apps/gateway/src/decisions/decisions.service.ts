@@ -29,6 +29,12 @@ import {
 } from './policy.js';
 
 /** How the decisions service calls other services (the gateway's Downstream: breakers + retries). */
+/** A call's timeout as a share of the request's remaining budget (none outside a request). */
+function budgetShare(share: number): RequestOptions {
+  const budget = remainingMs() * share;
+  return Number.isFinite(budget) ? { timeoutMs: Math.max(1, Math.floor(budget)) } : {};
+}
+
 export interface ServiceCaller {
   request<C extends Contract>(c: C, data: RequestOf<C>, opts?: RequestOptions): Promise<ReplyOf<C>>;
 }
@@ -206,7 +212,7 @@ export class DecisionsService {
     degraded: string[],
   ): Promise<GetFeaturesReply | null> {
     try {
-      return await this.services.request(FEATURES.get, request);
+      return await this.services.request(FEATURES.get, request, budgetShare(flow.features_budget_share));
     } catch (err) {
       const e = RegattaError.from(err);
       if (flow.on_features_unavailable === 'fail' || !FALLBACK_CODES.has(e.code)) {
@@ -278,7 +284,7 @@ export class DecisionsService {
             ],
           },
         },
-        { timeoutMs: Math.max(1, Math.floor(remainingMs() * explain.budget_share)) },
+        budgetShare(explain.budget_share),
       );
       const content = (reply.completion.choices[0]?.message as { content?: unknown } | undefined)?.content;
       if (typeof content === 'string' && content.length > 0) return content;

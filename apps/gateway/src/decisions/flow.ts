@@ -76,6 +76,11 @@ export const FlowSpec = z
     reasons: z.array(ReasonRule).default([]),
     /** Features unavailable: serve with defaults (flagged degraded) or answer 503. */
     on_features_unavailable: z.enum(['defaults', 'fail']).default('defaults'),
+    /**
+     * Share of the remaining budget the feature read may use. A slow features service then still leaves time
+     * to score with defaults (flagged degraded) instead of the whole decision running out of time.
+     */
+    features_budget_share: z.number().gt(0).max(1).default(0.5),
     explain: z
       .object({
         outcomes: z.array(DecisionOutcome).default([]),
