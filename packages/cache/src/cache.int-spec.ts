@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PrivateServer, eventually, freePort } from '@regatta/testing';
+import { PrivateServer, TcpFaultProxy, eventually, freePort } from '@regatta/testing';
 import { FeatureCache } from './feature-cache.js';
 import { connectRedis, type RedisHandle } from './redis.js';
 import { counterValue, recordingLogger } from './testing/metrics.js';
@@ -239,5 +239,58 @@ describe('Redis stopped mid-test', () => {
     } finally {
       await absent.close();
     }
+  });
+});
+
+describe('Redis that stops answering (a network partition: the link stays up, nothing comes back)', () => {
+  let proxy: TcpFaultProxy;
+  let handle: RedisHandle;
+  const logger = recordingLogger();
+
+  beforeAll(async () => {
+    proxy = await TcpFaultProxy.forUrl(SHARED_URL).start();
+    handle = connectRedis(proxy.urlFor(SHARED_URL), {
+      name: 'int-partition',
+      logger,
+      commandTimeoutMs: 100,
+      connectTimeoutMs: 300,
+      maxReconnectDelayMs: 100,
+    });
+    await eventually(() => handle.status().status === 'ok', 'redis through the proxy to be ready');
+  });
+
+  afterAll(async () => {
+    await handle.close();
+    await proxy.stop();
+  });
+
+  it('pays one command timeout, then skips Redis at once until it answers again', async () => {
+    const name = `int-partition-${randomUUID()}`;
+    const cache = new TwoTierCache<string>({ name, maxEntries: 1_000, ttlMs: 60_000, redis: handle, logger });
+    await cache.set('before', 'b');
+    await cache.flush();
+
+    proxy.blackhole();
+    // The first lookup waits out its command timeout and reads as a miss; the link is then dropped.
+    const first = await timed(() => cache.getOrLoad('cold-0', () => Promise.resolve('v0')));
+    expect(first.value).toBe('v0');
+    expect(first.ms).toBeGreaterThanOrEqual(90);
+    expect(handle.client()).toBeUndefined();
+    expect(handle.status()).toMatchObject({ status: 'degraded' });
+    expect(handle.status().detail).toContain('a command got no answer within 100 ms; reconnecting');
+
+    // Every later lookup skips Redis: twenty of them take less than two timeouts together.
+    const started = performance.now();
+    for (let i = 1; i <= 20; i++) {
+      expect(await cache.getOrLoad(`cold-${i}`, () => Promise.resolve(`v${i}`))).toBe(`v${i}`);
+    }
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(logger.lines.filter((l) => l.msg.startsWith('redis unavailable'))).toHaveLength(1);
+
+    proxy.restore();
+    await eventually(() => handle.status().status === 'ok', 'redis to answer again', 10_000);
+    await cache.set('after', 'a');
+    await cache.flush();
+    expect(await handle.client()!.get(`regatta:${name}:after`)).toBe('"a"');
   });
 });

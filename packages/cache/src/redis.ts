@@ -35,11 +35,20 @@ export interface RedisHandle {
   client(): Redis | undefined;
   /** The state for /health: `ok` when Redis is ready, `degraded` when absent or unreachable. */
   status(): RedisHealth;
+  /**
+   * Tells the handle a command failed. A timed-out command on a ready link means the link has stopped
+   * answering (a network partition, a stalled server): the link is dropped and made again, so until Redis
+   * answers `client()` hands out nothing and callers skip Redis at once instead of each waiting out its
+   * command timeout.
+   */
+  commandFailed(err: unknown): void;
   /** Closes the connection and stops reconnecting; safe to call twice. */
   close(): Promise<void>;
 }
 
 const NOT_SET = 'REDIS_URL not set: in-process cache only';
+/** ioredis's error for a command that outlived `commandTimeout`. */
+const COMMAND_TIMED_OUT = 'Command timed out';
 
 /**
  * Connects to Redis without ever throwing: with no URL the handle reports in-process only; with Redis down
@@ -68,6 +77,8 @@ class AbsentRedis implements RedisHandle {
     return { status: 'degraded', detail: NOT_SET };
   }
 
+  commandFailed(): void {}
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -83,6 +94,7 @@ class LiveRedis implements RedisHandle {
   private state: LinkState = 'connecting';
   private lastError = '';
   private downSince: Date | undefined;
+  private readonly commandTimeoutMs: number;
 
   constructor(
     url: string,
@@ -92,6 +104,7 @@ class LiveRedis implements RedisHandle {
     this.name = options.name;
     this.target = redactUrl(url);
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 200;
     try {
       this.redis = new Redis(url, {
         connectionName: options.name,
@@ -99,7 +112,7 @@ class LiveRedis implements RedisHandle {
         // while disconnected is rejected at once, and in-flight commands are failed when the socket drops.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
-        commandTimeout: options.commandTimeoutMs ?? 200,
+        commandTimeout: this.commandTimeoutMs,
         connectTimeout: options.connectTimeoutMs ?? 1000,
         // Closing while reconnecting otherwise leaves a 2 s timer that holds the process open at shutdown.
         disconnectTimeout: 200,
@@ -125,7 +138,17 @@ class LiveRedis implements RedisHandle {
   }
 
   client(): Redis | undefined {
-    return this.redis?.status === 'ready' ? this.redis : undefined;
+    // `up` as well: a link given up on (commandFailed) is skipped before its socket has finished closing.
+    return this.state === 'up' && this.redis?.status === 'ready' ? this.redis : undefined;
+  }
+
+  commandFailed(err: unknown): void {
+    const redis = this.redis;
+    if (!(err instanceof Error) || err.message !== COMMAND_TIMED_OUT) return;
+    if (!redis || this.state !== 'up') return;
+    this.lastError = `a command got no answer within ${this.commandTimeoutMs} ms; reconnecting`;
+    this.markDown();
+    redis.disconnect(true);
   }
 
   status(): RedisHealth {

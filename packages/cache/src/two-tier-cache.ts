@@ -318,6 +318,7 @@ export class TwoTierCache<V> {
 
   private redisFailed(op: RedisOp, err: unknown): void {
     cacheRedisErrors().inc({ cache: this.name, op });
+    this.redis?.commandFailed(err);
     if (this.redisFailing) return;
     this.redisFailing = true;
     this.logger.warn(

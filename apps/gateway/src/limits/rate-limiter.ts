@@ -126,6 +126,7 @@ export class RateLimiter {
         decisions.inc({ outcome: decision.allowed ? 'allowed' : 'limited', backend: 'redis' });
         return decision;
       } catch (err) {
+        this.options.redis?.commandFailed(err);
         this.redisFailing = true;
         this.lastRedisError = err instanceof Error ? err.message : String(err);
       }

@@ -50,6 +50,7 @@ export class RedisAnswerStore implements AnswerStore {
       const raw = await client.get(`${this.prefix}:c:${key}`);
       return raw ? (JSON.parse(raw) as CachedAnswer) : undefined;
     } catch (err) {
+      this.redis.commandFailed(err);
       log.debug({ err: (err as Error).message }, 'llm cache read failed; answering without cache');
       return undefined;
     }
@@ -61,6 +62,7 @@ export class RedisAnswerStore implements AnswerStore {
     try {
       await client.set(`${this.prefix}:c:${key}`, json, 'EX', ttlS);
     } catch (err) {
+      this.redis.commandFailed(err);
       log.debug({ err: (err as Error).message }, 'llm cache write failed');
     }
   }

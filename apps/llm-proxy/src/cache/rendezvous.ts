@@ -71,6 +71,7 @@ export class RedisRendezvous {
       }
       return { role: 'alone' };
     } catch (err) {
+      this.redis.commandFailed(err);
       log.debug({ err: (err as Error).message }, 'coalescing lease unavailable; calling alone');
       return { role: 'alone' };
     }

@@ -286,6 +286,7 @@ export class RedisLimitStore implements LimitStore {
         return value;
       } catch (err) {
         if (err instanceof RegattaError) throw err;
+        this.redis.commandFailed(err);
         if (!this.warned)
           log.warn(
             { err: (err as Error).message },

@@ -12,6 +12,8 @@ export class FakeRedisServer {
   /** When false, the handle reports Redis as unreachable and hands out no client. */
   up = true;
   readonly calls: string[] = [];
+  /** Errors the code under test reported through `commandFailed`. */
+  readonly failures: unknown[] = [];
 
   handle(): RedisHandle {
     const client = this.client();
@@ -22,6 +24,9 @@ export class FakeRedisServer {
       status: (): RedisHealth =>
         this.up ? { status: 'ok', detail: 'fake' } : { status: 'degraded', detail: 'down' },
       close: () => Promise.resolve(),
+      commandFailed: (err: unknown) => {
+        this.failures.push(err);
+      },
     };
   }
 
