@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { RegattaError } from '@regatta/contracts';
+import { TcpFaultProxy, eventually } from '@regatta/testing';
 import { Redis } from 'ioredis';
 import { OnlineFeatureReader } from '../reader.js';
 import {
@@ -243,6 +244,56 @@ describe(RedisOnlineStore.name, () => {
         expect(ttl).toBeLessThanOrEqual(300);
       } finally {
         await expiring.close();
+      }
+    });
+  });
+
+  describe('when Redis stops answering (a partition: the link stays up, nothing comes back)', () => {
+    it('pays one command timeout, then fails at once until Redis answers again', async () => {
+      const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const proxy = await TcpFaultProxy.forUrl(url).start();
+      const { hostname, port } = new URL(proxy.urlFor(url));
+      const partitioned = new RedisOnlineStore({
+        project: PROJECT,
+        connection: { host: hostname, port: Number(port), ssl: false, db: 0 },
+        connectTimeoutMs: 300,
+        commandTimeoutMs: 150,
+      });
+      const read = () =>
+        partitioned.read([
+          {
+            view: 'customer_stats',
+            entityKey: entityKeyV3({ customer_id: 'c1' }),
+            features: ['txn_count_1h'],
+          },
+        ]);
+      const failure = () =>
+        read().then(
+          () => undefined,
+          (e: unknown) => e as RegattaError,
+        );
+      try {
+        await read();
+        proxy.blackhole();
+        const first = performance.now();
+        expect(await failure()).toMatchObject({ code: 'UNAVAILABLE' });
+        expect(performance.now() - first).toBeGreaterThanOrEqual(140);
+        const later = performance.now();
+        for (let i = 0; i < 10; i++) expect(await failure()).toMatchObject({ code: 'UNAVAILABLE' });
+        expect(performance.now() - later).toBeLessThan(150); // ten reads, less than one command timeout
+        proxy.restore();
+        await eventually(
+          async () =>
+            await read().then(
+              () => true,
+              () => false,
+            ),
+          'reads to work again',
+          10_000,
+        );
+      } finally {
+        await partitioned.close();
+        await proxy.stop();
       }
     });
   });

@@ -249,6 +249,7 @@ export class RedisOnlineStore implements OnlineStore {
         ),
       );
     } catch (err) {
+      this.commandFailed(err);
       throw replyError(err as Error);
     }
 
@@ -308,11 +309,26 @@ export class RedisOnlineStore implements OnlineStore {
     );
     const result = { written: 0, skipped: 0 };
     for (const outcome of settled) {
-      if (outcome.status === 'rejected') throw replyError(outcome.reason as Error);
+      if (outcome.status === 'rejected') {
+        this.commandFailed(outcome.reason);
+        throw replyError(outcome.reason as Error);
+      }
       if (outcome.value === 1) result.written++;
       else result.skipped++;
     }
     return result;
+  }
+
+  /**
+   * A command that timed out on a ready link means the link has stopped answering (a partition, a stalled
+   * server): it is dropped and made again, and until Redis answers, reads and writes fail at once instead of
+   * each waiting out the command timeout. A client handed in by the caller is left to its owner.
+   */
+  private commandFailed(err: unknown): void {
+    if (!this.ownsClient || !(err instanceof Error) || err.message !== 'Command timed out') return;
+    if (this.down !== undefined || this.client.status !== 'ready') return;
+    this.down = 'a command got no answer in time';
+    this.client.disconnect(true);
   }
 
   private failIfDown(): void {
