@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { RegattaError } from '@regatta/contracts';
+import { TcpFaultProxy } from '@regatta/testing';
 import pg from 'pg';
 import { OnlineFeatureReader } from '../reader.js';
 import { entityKeyV3, feastValue } from '../testing/feast-layout.js';
@@ -191,6 +192,46 @@ describe(PostgresOnlineStore.name, () => {
         { feature_name: 'tags', value: feastValue.stringList(['new']) },
         { feature_name: 'txn_count_1h', value: feastValue.int64(10) },
       ]);
+    });
+  });
+
+  describe('when Postgres stops answering (a partition: the link stays up, nothing comes back)', () => {
+    it('ends each read at the query timeout with UNAVAILABLE, and reads again once Postgres answers', async () => {
+      const proxy = await TcpFaultProxy.forUrl('postgres://127.0.0.1:5432').start();
+      const { port } = new URL(proxy.urlFor('postgres://127.0.0.1:5432'));
+      const partitioned = new PostgresOnlineStore({
+        project: PROJECT,
+        connection: { ...CONNECTION, port: Number(port) },
+        maxConnections: 2,
+        queryTimeoutMs: 300,
+      });
+      const read = () =>
+        partitioned.read([
+          {
+            view: 'customer_stats',
+            entityKey: entityKeyV3({ customer_id: 'c1' }),
+            features: ['txn_count_1h'],
+          },
+        ]);
+      try {
+        await read();
+        proxy.blackhole();
+        // More reads than the pool has connections: none may keep its connection past the timeout.
+        const started = performance.now();
+        for (let i = 0; i < 4; i++) {
+          const err = await read().then(
+            () => undefined,
+            (e: unknown) => e as RegattaError,
+          );
+          expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+        }
+        expect(performance.now() - started).toBeLessThan(4 * 2_500);
+        proxy.restore();
+        await expect(read()).resolves.toHaveLength(1);
+      } finally {
+        await partitioned.close();
+        await proxy.stop();
+      }
     });
   });
 

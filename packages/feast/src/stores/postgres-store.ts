@@ -24,6 +24,12 @@ export interface PostgresOnlineStoreOptions {
   schema?: string;
   /** Pool size when the store creates its pool; default 10. */
   maxConnections?: number;
+  /**
+   * How long a statement may take, on the server and at the client, when the store creates its pool; default
+   * 2000. At the client it also ends a query whose connection has stopped answering (a partition), which
+   * would otherwise hold its pooled connection for as long as TCP keeps retrying.
+   */
+  queryTimeoutMs?: number;
 }
 
 type ReadRow = {
@@ -95,6 +101,8 @@ export class PostgresOnlineStore implements OnlineStore {
         max: options.maxConnections ?? 10,
         connectionTimeoutMillis: 2000,
         idleTimeoutMillis: 30_000,
+        statement_timeout: options.queryTimeoutMs ?? 2000,
+        query_timeout: options.queryTimeoutMs ?? 2000,
       });
       this.ownsPool = true;
     }
