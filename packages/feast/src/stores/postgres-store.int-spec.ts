@@ -6,7 +6,7 @@ import { TcpFaultProxy } from '@regatta/testing';
 import pg from 'pg';
 import { OnlineFeatureReader } from '../reader.js';
 import { entityKeyV3, feastValue } from '../testing/feast-layout.js';
-import { fixedRegistry, fraudRegistry } from '../testing/fixtures.js';
+import { customerStatsRead, fixedRegistry, fraudRegistry } from '../testing/fixtures.js';
 import { OnlineFeatureWriter } from '../writer.js';
 import { PostgresOnlineStore } from './postgres-store.js';
 
@@ -205,14 +205,7 @@ describe(PostgresOnlineStore.name, () => {
         maxConnections: 2,
         queryTimeoutMs: 300,
       });
-      const read = () =>
-        partitioned.read([
-          {
-            view: 'customer_stats',
-            entityKey: entityKeyV3({ customer_id: 'c1' }),
-            features: ['txn_count_1h'],
-          },
-        ]);
+      const read = () => partitioned.read(customerStatsRead());
       try {
         await read();
         proxy.blackhole();
@@ -246,18 +239,10 @@ describe(PostgresOnlineStore.name, () => {
       });
       const dead = new PostgresOnlineStore({ project: PROJECT, connection: { ...CONNECTION, port } });
       try {
-        const err = await dead
-          .read([
-            {
-              view: 'customer_stats',
-              entityKey: entityKeyV3({ customer_id: 'c1' }),
-              features: ['txn_count_1h'],
-            },
-          ])
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          );
+        const err = await dead.read(customerStatsRead()).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(RegattaError);
         expect((err as RegattaError).code).toBe('UNAVAILABLE');
         expect((await dead.health()).status).toBe('down');

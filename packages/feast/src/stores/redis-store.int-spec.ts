@@ -13,7 +13,7 @@ import {
   redisTsField,
   timestampBytes,
 } from '../testing/feast-layout.js';
-import { fixedRegistry, fraudRegistry } from '../testing/fixtures.js';
+import { customerStatsRead, fixedRegistry, fraudRegistry } from '../testing/fixtures.js';
 import { OnlineFeatureWriter } from '../writer.js';
 import { RedisOnlineStore } from './redis-store.js';
 
@@ -259,14 +259,7 @@ describe(RedisOnlineStore.name, () => {
         connectTimeoutMs: 300,
         commandTimeoutMs: 150,
       });
-      const read = () =>
-        partitioned.read([
-          {
-            view: 'customer_stats',
-            entityKey: entityKeyV3({ customer_id: 'c1' }),
-            features: ['txn_count_1h'],
-          },
-        ]);
+      const read = () => partitioned.read(customerStatsRead());
       const failure = () =>
         read().then(
           () => undefined,
@@ -299,9 +292,6 @@ describe(RedisOnlineStore.name, () => {
   });
 
   describe('when Redis is unreachable', () => {
-    const oneRead = [
-      { view: 'customer_stats', entityKey: entityKeyV3({ customer_id: 'c1' }), features: ['txn_count_1h'] },
-    ];
     const oneRow = {
       entityKey: entityKeyV3({ customer_id: 'c1' }),
       values: [feastValue.int64(1)],
@@ -324,18 +314,10 @@ describe(RedisOnlineStore.name, () => {
       });
       try {
         const started = Date.now();
-        const err = await dead
-          .read([
-            {
-              view: 'customer_stats',
-              entityKey: entityKeyV3({ customer_id: 'c1' }),
-              features: ['txn_count_1h'],
-            },
-          ])
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          );
+        const err = await dead.read(customerStatsRead()).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(RegattaError);
         expect((err as RegattaError).code).toBe('UNAVAILABLE');
         expect(Date.now() - started).toBeLessThan(10_000);
@@ -346,7 +328,7 @@ describe(RedisOnlineStore.name, () => {
         await new Promise((r) => setTimeout(r, 2_000));
         const t = performance.now();
         for (let i = 0; i < 3; i++) {
-          const again = await dead.read(oneRead).then(
+          const again = await dead.read(customerStatsRead()).then(
             () => undefined,
             (e: unknown) => e as RegattaError,
           );

@@ -1,6 +1,8 @@
 import { parseRegistry, encodeRegistry } from '../registry/codec.js';
 import { definitionToRegistry, type RepoDefinitionInput } from '../registry/definition.js';
 import type { FeastRegistry } from '../registry/model.js';
+import type { OnlineReadRequest } from '../stores/online-store.js';
+import { entityKeyV3 } from './feast-layout.js';
 
 /** A fraud-style repository definition used across tests. */
 export const FRAUD_DEFINITION: RepoDefinitionInput = {
@@ -64,3 +66,8 @@ export function fraudRegistry(): FeastRegistry {
 
 /** A RegistrySource that always serves `registry`. */
 export const fixedRegistry = (registry: FeastRegistry) => ({ current: () => registry });
+
+/** The smallest store read: feature txn_count_1h of customer c1 in customer_stats. */
+export const customerStatsRead = (): OnlineReadRequest[] => [
+  { view: 'customer_stats', entityKey: entityKeyV3({ customer_id: 'c1' }), features: ['txn_count_1h'] },
+];
