@@ -3,7 +3,7 @@ import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { type RegattaError, contract } from '@regatta/contracts';
-import { PrivateServer, TcpFaultProxy } from '@regatta/testing';
+import { PrivateServer, TcpFaultProxy, eventually } from '@regatta/testing';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { RpcClient } from './client.js';
@@ -156,5 +156,30 @@ describe("messages larger than the NATS server's max_payload", () => {
     expect(seen).toEqual([{ text: 'cc' }]);
     expect(err).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     expect(err!.message).toMatch(/^reply on big\.payload\.v1 is \d+ bytes/);
+  });
+});
+
+describe('a NATS server that stops answering (a partition: the socket stays open and silent)', () => {
+  it('is noticed by unanswered pings, reported down, and left for a new connection once the server answers', async () => {
+    const proxy = await TcpFaultProxy.forUrl(url).start();
+    const bus = await NatsBus.connect({ url: proxy.urlFor(url), name: 'ping-test', pingIntervalMs: 200 });
+    try {
+      expect(bus.health()).toEqual({ status: 'ok' });
+      proxy.blackhole();
+      // Three pings 200 ms apart go unanswered: well within 5 s, where nats.js's defaults take 4 minutes.
+      await eventually(
+        () => bus.health().status === 'down',
+        'the silent connection to be given up',
+        5_000,
+        50,
+      );
+      expect(bus.health().detail).toContain('reconnecting');
+      proxy.restore();
+      await eventually(() => bus.health().status === 'ok', 'a new connection', 15_000, 100);
+      await expect(bus.flush()).resolves.toBeUndefined();
+    } finally {
+      await bus.close();
+      await proxy.stop();
+    }
   });
 });
