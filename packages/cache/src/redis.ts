@@ -33,6 +33,8 @@ export interface RedisHandle {
   readonly configured: boolean;
   /** The ioredis client while it is connected and ready; undefined otherwise, so callers skip Redis at once. */
   client(): Redis | undefined;
+  /** How many times the link has become ready: a failure seen on an earlier link is past once this grows. */
+  readonly connections: number;
   /** The state for /health: `ok` when Redis is ready, `degraded` when absent or unreachable. */
   status(): RedisHealth;
   /**
@@ -66,6 +68,7 @@ export function connectRedis(url: string | undefined, options: ConnectRedisOptio
 
 class AbsentRedis implements RedisHandle {
   readonly configured = false;
+  readonly connections = 0;
 
   constructor(readonly name: string) {}
 
@@ -95,6 +98,7 @@ class LiveRedis implements RedisHandle {
   private lastError = '';
   private downSince: Date | undefined;
   private readonly commandTimeoutMs: number;
+  connections = 0;
 
   constructor(
     url: string,
@@ -187,6 +191,7 @@ class LiveRedis implements RedisHandle {
     if (this.state === 'closed') return;
     const previous = this.state;
     this.state = 'up';
+    this.connections++;
     if (previous === 'down') {
       const downForS = this.downSince ? (Date.now() - this.downSince.getTime()) / 1000 : undefined;
       this.logger.info({ redis: this.name, target: this.target, down_for_s: downForS }, 'redis recovered');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RedisHandle, connectRedis } from '@regatta/cache';
-import { eventually, PrivateServer, serviceUrls, uniqueName } from '@regatta/testing';
+import { eventually, PrivateServer, serviceUrls, TcpFaultProxy, uniqueName } from '@regatta/testing';
 import { RateLimiter } from './rate-limiter.js';
 
 const SHARED = serviceUrls();
@@ -98,6 +98,43 @@ describe('RateLimiter with Redis', () => {
       const after = await limiter.take('k', limit);
       expect(after.backend).toBe('redis');
       expect(limiter.status()).toEqual({ status: 'ok' });
+    });
+  });
+
+  describe('when Redis stops answering (a partition)', () => {
+    it('pays one command timeout, limits in process, and reports ok once a new link is up, before any request', async () => {
+      const proxy = await TcpFaultProxy.forUrl(SHARED.redis).start();
+      const handle = connectRedis(proxy.urlFor(SHARED.redis), {
+        name: 'rl-partition',
+        logger: quiet,
+        commandTimeoutMs: 100,
+        connectTimeoutMs: 300,
+        maxReconnectDelayMs: 100,
+      });
+      try {
+        await eventually(() => handle.client() !== undefined, 'Redis through the proxy');
+        const limiter = new RateLimiter({
+          redis: handle,
+          prefix: `regatta:test:${uniqueName('rl_partition')}:`,
+        });
+        const limit = { ratePerS: 100, burst: 100 };
+        expect((await limiter.take('k', limit)).backend).toBe('redis');
+
+        proxy.blackhole();
+        const timedOut = await limiter.take('k', limit);
+        expect(timedOut).toMatchObject({ allowed: true, backend: 'memory' });
+        expect(limiter.status().status).toBe('degraded');
+        const started = performance.now();
+        for (let i = 0; i < 10; i++) expect((await limiter.take('k', limit)).backend).toBe('memory');
+        expect(performance.now() - started).toBeLessThan(100); // no request waits for the silent link
+
+        proxy.restore();
+        await eventually(() => limiter.status().status === 'ok', 'the limiter to report ok', 10_000);
+        expect((await limiter.take('k', limit)).backend).toBe('redis');
+      } finally {
+        await handle.close();
+        await proxy.stop();
+      }
     });
   });
 });

@@ -101,6 +101,8 @@ export class RateLimiter {
   private readonly now: () => number;
   private redisFailing = false;
   private lastRedisError = '';
+  /** The handle's link count when a command last failed: a newer link means that failure is past. */
+  private failedOnConnection = 0;
 
   constructor(private readonly options: RateLimiterOptions = {}) {
     this.prefix = options.prefix ?? 'regatta:ratelimit:';
@@ -128,6 +130,7 @@ export class RateLimiter {
       } catch (err) {
         this.options.redis?.commandFailed(err);
         this.redisFailing = true;
+        this.failedOnConnection = this.options.redis?.connections ?? 0;
         this.lastRedisError = err instanceof Error ? err.message : String(err);
       }
     }
@@ -166,6 +169,8 @@ export class RateLimiter {
         ? `per-process rate limits, 1/${n} of each key's limit (${n} gateways)`
         : 'per-process rate limits';
     if (!handle?.configured) return { status: 'degraded', detail: `REDIS_URL not set: ${limits}` };
+    // A failure on a link the handle has since replaced says nothing about the link it has now.
+    if (this.redisFailing && handle.connections > this.failedOnConnection) this.redisFailing = false;
     if (!handle.client() || this.redisFailing) {
       const why = this.lastRedisError || handle.status().detail;
       return { status: 'degraded', detail: `${limits} while Redis is unavailable (${why})` };

@@ -20,6 +20,7 @@ export class FakeRedisServer {
     return {
       name: 'fake',
       configured: true,
+      connections: 1,
       client: () => (this.up ? client : undefined),
       status: (): RedisHealth =>
         this.up ? { status: 'ok', detail: 'fake' } : { status: 'degraded', detail: 'down' },
