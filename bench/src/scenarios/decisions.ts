@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { DistributedFleet } from '@regatta/fleet';
 import { Agent, request } from 'undici';
 import { cpuSeconds, pidListeningOn } from '../lib/cpu.js';
+import { decisionBodies, postDecision } from '../lib/decision-call.js';
 import { openLoop, type OpenLoopResult } from '../lib/open-loop.js';
 import { repoRoot, table, updateDocs, writeResult } from '../lib/report.js';
 
@@ -65,24 +66,7 @@ const created = await request(`${fleet.gatewayUrl}/v1/admin/keys`, {
 });
 const key = ((await created.body.json()) as { key: string }).key;
 
-// Varied customers, merchants and amounts: a realistic mix of feature lookups and model runs.
-const bodies = Array.from({ length: 1000 }, (_, i) =>
-  JSON.stringify({
-    flow: 'fraud',
-    entities: {
-      customer_id: `c${String((i % 1000) + 1).padStart(4, '0')}`,
-      merchant_id: `m${String((i % 200) + 1).padStart(3, '0')}`,
-    },
-    context: {
-      amount: 5 + ((i * 37) % 900),
-      hour_of_day: i % 24,
-      is_online: i % 3 === 0,
-      country_mismatch: i % 17 === 0,
-      new_device: i % 11 === 0,
-    },
-    explain: false,
-  }),
-);
+const bodies = decisionBodies(1000);
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<void> {
   const res = await request(url, { dispatcher: http, headers });
@@ -91,14 +75,8 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<v
 }
 
 async function decide(i: number): Promise<void> {
-  const res = await request(`${fleet.gatewayUrl}/v1/decisions`, {
-    dispatcher: http,
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: bodies[i % bodies.length],
-  });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} ${text.slice(0, 120)}`);
+  const { status, text } = await postDecision(fleet.gatewayUrl, key, bodies[i % bodies.length]!, http);
+  if (status !== 200) throw new Error(`HTTP ${status} ${text.slice(0, 120)}`);
 }
 
 async function measure(
