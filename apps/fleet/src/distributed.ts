@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STOP_WITH_PARENT_ENV } from '@regatta/runtime';
 
 export const FLEET_SERVICES = ['inference', 'features', 'llm-proxy', 'gateway'] as const;
 export type FleetService = (typeof FLEET_SERVICES)[number];
@@ -154,12 +155,15 @@ export class DistributedFleet {
       ...this.baseEnv(),
       SERVICE_NAME: service,
       ...(service === 'gateway' ? { PORT: String(adminPort) } : { METRICS_PORT: String(adminPort) }),
+      // The service stops when this process's end of its stdin closes: a launcher that dies (killed, or a
+      // second Ctrl-C) takes its replicas with it instead of leaving them running on their own.
+      [STOP_WITH_PARENT_ENV]: '1',
       ...extraEnv,
     };
     const child = spawn(process.execPath, [serviceEntry(service)], {
       cwd: repoRoot,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const log = createWriteStream(logFile, { flags: 'w' });
     child.stdout.pipe(log);

@@ -1,8 +1,16 @@
 import { createLogger } from '@regatta/telemetry';
 
 /**
+ * Set by a launcher that holds the write end of the service's stdin (the distributed fleet): when that end
+ * closes, because the launcher exited however it exited, the service stops as on SIGTERM instead of running
+ * on unwatched.
+ */
+export const STOP_WITH_PARENT_ENV = 'REGATTA_STOP_WITH_PARENT';
+
+/**
  * Runs a service process: stops are run in reverse order on SIGTERM/SIGINT, then the
- * process exits 0; a second signal, or a stop that outlasts `forceAfterMs`, exits 1.
+ * process exits 0; a second signal, or a stop that outlasts `forceAfterMs`, exits 1. With
+ * REGATTA_STOP_WITH_PARENT=1, the end of stdin (the launcher is gone) stops it the same way.
  */
 export function handleShutdown(name: string, stops: (() => Promise<void>)[], forceAfterMs = 30_000): void {
   const log = createLogger(name);
@@ -33,6 +41,14 @@ export function handleShutdown(name: string, stops: (() => Promise<void>)[], for
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (process.env[STOP_WITH_PARENT_ENV] === '1') {
+    // Nothing is sent on stdin; it only ends when the launcher's end closes.
+    process.stdin.on('data', () => undefined);
+    process.stdin.once('close', () => {
+      if (!stopping) stop('launcher exited');
+    });
+    process.stdin.unref?.();
+  }
 }
 
 /** Logs a fatal start-up error and exits non-zero. */
