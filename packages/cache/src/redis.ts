@@ -98,7 +98,7 @@ class LiveRedis implements RedisHandle {
   private lastError = '';
   private downSince: Date | undefined;
   private readonly commandTimeoutMs: number;
-  connections = 0;
+  private links = 0;
 
   constructor(
     url: string,
@@ -139,6 +139,10 @@ class LiveRedis implements RedisHandle {
       if (redis.status !== 'ready') this.markDown();
     });
     redis.on('close', () => this.markDown());
+  }
+
+  get connections(): number {
+    return this.links;
   }
 
   client(): Redis | undefined {
@@ -191,7 +195,7 @@ class LiveRedis implements RedisHandle {
     if (this.state === 'closed') return;
     const previous = this.state;
     this.state = 'up';
-    this.connections++;
+    this.links++;
     if (previous === 'down') {
       const downForS = this.downSince ? (Date.now() - this.downSince.getTime()) / 1000 : undefined;
       this.logger.info({ redis: this.name, target: this.target, down_for_s: downForS }, 'redis recovered');
