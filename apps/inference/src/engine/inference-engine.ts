@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '@regatta/telemetry';
 import { InferenceMetrics } from './inference-metrics.js';
 import { MicroBatcher, type BatcherStats } from './micro-batcher.js';
 import type { ModelInfo, ModelJson } from './model-metadata.js';
-import { type LoadedModel, ModelRepository } from './model-repository.js';
+import { type LoadedModel, ModelRepository, onnxruntimeTelemetry } from './model-repository.js';
 import { defaultWorkerCount, resolveBatcherOptions, type BatcherOptions } from './options.js';
 import { packRows, type Rows } from './rows.js';
 import { WorkerPool, type WorkerPoolStats } from './worker-pool.js';
@@ -153,6 +153,7 @@ export class InferenceEngine {
           coldStartMs: Math.round(report.coldStartMs),
           workers: size,
           models: repository.all().map((m) => m.key),
+          onnxruntimeTelemetry: onnxruntimeTelemetry(),
         },
         'inference engine ready',
       );

@@ -7,6 +7,20 @@ import ort from 'onnxruntime-node';
 import { ModelJson, type Datatype, type TensorSpec } from './model-metadata.js';
 import { readGraphSignature, type GraphTensor } from './onnx-signature.js';
 
+/**
+ * Official onnxruntime builds for Linux and macOS (1.29 and later) send usage telemetry to Microsoft over
+ * HTTPS, keep a device id under ~/.cache/Microsoft/DeveloperTools and write /tmp/mat-debug-<pid>.log,
+ * unless ORT_DISABLE_TELEMETRY=1 is in the environment when the first session is made. Regatta serves
+ * models without calling out: the variable is set here, at import, before any session (the workers share
+ * the process environment), unless the operator set it either way.
+ */
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
+/** Whether onnxruntime's own telemetry is off in this process, for the start-up log. */
+export function onnxruntimeTelemetry(): 'off' | 'on' {
+  return process.env.ORT_DISABLE_TELEMETRY === '1' ? 'off' : 'on';
+}
+
 /** One input tensor as served: its slice of each request row. */
 export interface ServedInput {
   spec: TensorSpec;
