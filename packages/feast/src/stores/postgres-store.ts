@@ -25,11 +25,13 @@ export interface PostgresOnlineStoreOptions {
   /** Pool size when the store creates its pool; default 10. */
   maxConnections?: number;
   /**
-   * How long a statement may take, on the server and at the client, when the store creates its pool; default
-   * 2000. At the client it also ends a query whose connection has stopped answering (a partition), which
-   * would otherwise hold its pooled connection for as long as TCP keeps retrying.
+   * How long a read (or the health check) may wait for its answer; default 2000. The client gives up then,
+   * also on a connection that has stopped answering (a partition), which would otherwise hold its pooled
+   * connection for as long as TCP keeps retrying; the connection is dropped from the pool.
    */
   queryTimeoutMs?: number;
+  /** The same for a write or a table creation, which may carry up to 20,000 values; default 30000. */
+  writeTimeoutMs?: number;
 }
 
 type ReadRow = {
@@ -84,9 +86,13 @@ export class PostgresOnlineStore implements OnlineStore {
   private readonly project: string;
   private readonly schema: string;
   private readonly existing = new Set<string>();
+  private readonly readTimeoutMs: number;
+  private readonly writeTimeoutMs: number;
 
   constructor(options: PostgresOnlineStoreOptions) {
     this.project = options.project;
+    this.readTimeoutMs = options.queryTimeoutMs ?? 2000;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
     this.schema = options.schema ?? options.connection?.schema ?? 'public';
     if (options.pool) {
       this.pool = options.pool;
@@ -101,8 +107,6 @@ export class PostgresOnlineStore implements OnlineStore {
         max: options.maxConnections ?? 10,
         connectionTimeoutMillis: 2000,
         idleTimeoutMillis: 30_000,
-        statement_timeout: options.queryTimeoutMs ?? 2000,
-        query_timeout: options.queryTimeoutMs ?? 2000,
       });
       this.ownsPool = true;
     }
@@ -117,9 +121,11 @@ export class PostgresOnlineStore implements OnlineStore {
   private async query<R extends pg.QueryResultRow>(
     text: string,
     values: unknown[],
+    timeoutMs = this.readTimeoutMs,
   ): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values);
+      // node-postgres takes a per-query `query_timeout`; its type definitions leave it out.
+      return await this.pool.query<R>({ text, values, query_timeout: timeoutMs } as pg.QueryConfig);
     } catch (err) {
       throw pgError(err);
     }
@@ -212,15 +218,17 @@ export class PostgresOnlineStore implements OnlineStore {
     if (this.existing.has(view)) return;
     const table = this.qualified(view);
     if (this.schema !== 'public')
-      await this.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`, []);
+      await this.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`, [], this.writeTimeoutMs);
     await this.query(
       `CREATE TABLE IF NOT EXISTS ${table} (entity_key BYTEA, feature_name TEXT, value BYTEA, event_ts TIMESTAMPTZ, ` +
         `created_ts TIMESTAMPTZ, PRIMARY KEY(entity_key, feature_name))`,
       [],
+      this.writeTimeoutMs,
     );
     await this.query(
       `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${tableName(this.project, view)}_ek`)} ON ${table} (entity_key)`,
       [],
+      this.writeTimeoutMs,
     );
     this.existing.add(view);
   }
@@ -269,6 +277,7 @@ export class PostgresOnlineStore implements OnlineStore {
           `created_ts = EXCLUDED.created_ts WHERE cur.event_ts IS NULL OR EXCLUDED.event_ts > cur.event_ts ` +
           `RETURNING entity_key`,
         [keys, names, values, events, created],
+        this.writeTimeoutMs,
       );
       const writtenKeys = new Set(returned.map((r) => r.entity_key.toString('latin1')));
       result.written += writtenKeys.size;
