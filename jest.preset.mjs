@@ -4,6 +4,11 @@ import path from 'node:path';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
 
+// The inference package turns onnxruntime's telemetry off by setting ORT_DISABLE_TELEMETRY when it is
+// imported. Under jest that assignment reaches only the test's sandboxed copy of the environment, not the one
+// the native library reads, so test runs set it here, in the process that starts jest's workers.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** Jest config for the package in `dir`; `kind` picks unit (`*.spec.ts`) or integration (`*.int-spec.ts`) tests. */
 export function jestConfig(dir, kind = process.env.REGATTA_TEST_KIND ?? 'unit') {
   return {
